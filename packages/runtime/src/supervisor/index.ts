@@ -1,0 +1,10 @@
+export { Supervisor, type ChildInfo } from "./supervisor.js";
+export { isAbnormalExit, errorExit, observeExit, type ChildExit, type ChildHandle } from "./child-handle.js";
+export { DEFAULT_SHUTDOWN_MS, resolveChildSpec, type ChildSpec, type ResolvedChildSpec, type RestartKind, type Shutdown } from "./child-spec.js";
+export { SupervisorCode } from "./supervisor-codes.js";
+export type { SupervisorEvents, SupervisorStopped } from "./supervisor-events.js";
+export { resolveSupervisorOptions, type Strategy, type SupervisorOptions, type RestartDelayInfo, type ResolvedSupervisorOptions } from "./supervisor-options.js";
+export { RestartIntensity, type RestartVerdict } from "./restart-intensity.js";
+export { shutdownChild, type ShutdownResult } from "./shutdown-child.js";
+export { fromActor } from "./from-actor.js";
+export { fromPromise } from "./from-promise.js";
