@@ -211,6 +211,16 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Resolves once every operation queued before this call (exits being
+   * handled, restarts, API calls) has finished: a barrier, like OTP's
+   * `sys:get_state/1`, for code that must observe the tree after an exit
+   * has been dealt with. Never rejects.
+   */
+  sync(): Promise<void> {
+    return this.#enqueue(async () => undefined);
+  }
+
   /** The children in start order, as of now. */
   whichChildren(): ChildInfo[] {
     return this.#children.map((c) => ({ id: c.spec.id, running: c.running !== undefined, restarts: c.restarts, restart: c.spec.restart }));
