@@ -31,7 +31,7 @@ export interface ChildSpec {
    * start: during the supervisor's `start()` it aborts the start; during a
    * restart it counts as one more restart towards the intensity.
    */
-  start(): ChildHandle | Promise<ChildHandle>;
+  readonly start: () => ChildHandle | Promise<ChildHandle>;
   /** Default `"permanent"`. */
   readonly restart?: RestartKind;
   /** Default {@link DEFAULT_SHUTDOWN_MS}. */
@@ -60,6 +60,6 @@ export function resolveChildSpec(spec: ChildSpec): ResolvedChildSpec {
   const shutdownOk =
     shutdown === "brutal_kill" || shutdown === "infinity" || (typeof shutdown === "number" && Number.isFinite(shutdown) && shutdown >= 0);
   if (!shutdownOk) throw bad(`shutdown must be ms >= 0, "brutal_kill" or "infinity", not ${String(shutdown)}`);
-  // Bind so that a spec written as a class method keeps its `this`.
+  // Called through the spec, so that a spec object with a method keeps its `this`.
   return { id: spec.id, start: () => spec.start(), restart, shutdown };
 }
