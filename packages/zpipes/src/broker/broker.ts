@@ -1,0 +1,330 @@
+import * as zmq from "zeromq";
+import { decode, MAX_CHUNK, MSG, peekId, FRAME } from "../codec/index.js";
+import { DecodeError, VtxError, ZPIPES_ERR } from "../errors.js";
+import { silentLogger, type Logger } from "../log.js";
+import { ClientSession, type SessionHost } from "./client-session.js";
+import { PipeRegistry } from "./pipe-registry.js";
+
+export interface BrokerOptions {
+  /** Broker name; the broker binds `ipc://@/zpipes/<name>`. Default "local". */
+  name?: string;
+  /** Extra endpoints to bind (any endpoint the ROUTER socket accepts). */
+  endpoints?: string[];
+  /** Skip the default `ipc://@/zpipes/<name>` endpoint (tests, tcp-only brokers). */
+  noDefaultEndpoint?: boolean;
+  /** Per-pipe byte budget for flow control. Default 4 MiB. */
+  budget?: number;
+  /** A client silent this many ms is dropped (its pipe closed silently). Default 60 000. */
+  expiry?: number;
+  /** Longest chunk accepted in a WRITE and longest READ served. Default MAX_CHUNK (8 MiB). */
+  maxChunk?: number;
+  /** Cap on bytes held broker-wide (queued + waiting writes). Default 256 MiB. */
+  maxMemory?: number;
+  /** Calls a client may queue behind a pending one. Default 16. */
+  maxPipelined?: number;
+  logger?: Logger;
+  /**
+   * Run READ/WRITE through a direct call when the client's machine is in
+   * `reading`/`writing` (default true). With false every command goes through
+   * the XState machine; both give the same replies.
+   */
+  fastPath?: boolean;
+}
+
+export interface BrokerStats {
+  clients: number;
+  pipes: number;
+  /** Bytes held: queued in pipes plus chunks of WRITEs waiting for room. */
+  heldBytes: number;
+  badFrames: number;
+  messages: number;
+}
+
+export const DEFAULT_BUDGET = 4 * 1024 * 1024;
+export const DEFAULT_EXPIRY = 60_000;
+export const DEFAULT_MAX_MEMORY = 256 * 1024 * 1024;
+export const DEFAULT_MAX_PIPELINED = 16;
+
+/** The endpoint of a named broker: `ipc://@/zpipes/<name>` (Linux abstract namespace). */
+export function brokerEndpoint(name: string): string {
+  return `ipc://@/zpipes/${name}`;
+}
+
+/**
+ * A ZPIPES broker: one ROUTER socket, one {@link ClientSession} (with its
+ * XState machine) per client identity, a {@link PipeRegistry} of pipes.
+ *
+ * Bad input never stops it: an undecodable frame gets INVALID back, a log
+ * line, and nothing else changes.
+ */
+export class ZpipesBroker implements SessionHost {
+  readonly name: string;
+  readonly registry: PipeRegistry;
+  readonly maxChunk: number;
+  readonly maxMemory: number;
+  readonly maxPipelined: number;
+  readonly logger: Logger;
+  readonly #options: BrokerOptions;
+  readonly #expiry: number;
+  readonly #fastPath: boolean;
+  readonly #sessions = new Map<string, ClientSession>();
+  #router: zmq.Router | null = null;
+  #bound: string[] = [];
+  #loop: Promise<void> | null = null;
+  #sweeper: NodeJS.Timeout | null = null;
+  #held = 0;
+  #badFrames = 0;
+  #messages = 0;
+  #stopping = false;
+  // Replies wait here while a send is in flight (zeromq.js allows one at a time).
+  #out: Buffer[] = [];
+  #outHead = 0;
+  #sending = false;
+  #flushed: (() => void)[] = [];
+  #logBudget = 100;
+  #logSuppressed = 0;
+  #logWindow = 0;
+
+  constructor(options: BrokerOptions = {}) {
+    this.#options = options;
+    this.name = options.name ?? "local";
+    this.maxChunk = options.maxChunk ?? MAX_CHUNK;
+    this.maxMemory = options.maxMemory ?? DEFAULT_MAX_MEMORY;
+    this.maxPipelined = options.maxPipelined ?? DEFAULT_MAX_PIPELINED;
+    this.logger = options.logger ?? silentLogger;
+    this.#expiry = options.expiry ?? DEFAULT_EXPIRY;
+    this.#fastPath = options.fastPath ?? true;
+    this.registry = new PipeRegistry({ budget: options.budget ?? DEFAULT_BUDGET, account: (d) => this.account(d) });
+  }
+
+  /** Endpoints actually bound (tcp wildcards resolved). */
+  get endpoints(): readonly string[] {
+    return this.#bound;
+  }
+
+  async start(): Promise<void> {
+    if (this.#router !== null) throw new VtxError(ZPIPES_ERR.BIND_FAILED, "broker already started");
+    const router = new zmq.Router({
+      // Replies to a client that went away are dropped, not queued forever.
+      mandatory: false,
+      linger: 1000,
+      // libzmq refuses (and disconnects) anything larger than a maximal WRITE,
+      // so no frame bigger than that ever reaches the decoder.
+      maxMessageSize: this.maxChunk + 64,
+      receiveHighWaterMark: 10_000,
+      sendHighWaterMark: 10_000,
+    });
+    this.#router = router;
+    const endpoints = [...(this.#options.noDefaultEndpoint ? [] : [brokerEndpoint(this.name)]), ...(this.#options.endpoints ?? [])];
+    try {
+      for (const ep of endpoints) {
+        await router.bind(ep);
+        this.#bound.push(ep.startsWith("tcp://") && ep.endsWith(":*") ? (router.lastEndpoint ?? ep) : ep);
+      }
+    } catch (err) {
+      router.close();
+      this.#router = null;
+      throw new VtxError(ZPIPES_ERR.BIND_FAILED, `cannot bind ${endpoints.join(", ")}: ${(err as Error).message}`, { cause: err });
+    }
+    const sweepEvery = Math.max(10, Math.min(1000, Math.floor(this.#expiry / 4)));
+    this.#sweeper = setInterval(() => this.#sweep(), sweepEvery);
+    this.#sweeper.unref();
+    this.logger.log("info", "broker-started", { name: this.name, endpoints: this.#bound, budget: this.#options.budget ?? DEFAULT_BUDGET, expiry: this.#expiry });
+    this.#loop = this.#receive(router);
+  }
+
+  /**
+   * Stop: every pending call is answered with *_FAILED, the replies are
+   * flushed, the socket closed.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopping || this.#router === null) return;
+    this.#stopping = true;
+    if (this.#sweeper !== null) clearInterval(this.#sweeper);
+    for (const s of this.#sessions.values()) s.failPending("broker shutting down");
+    for (const s of this.#sessions.values()) {
+      s.send({ type: "SHUTDOWN" });
+      s.stop();
+    }
+    this.#sessions.clear();
+    await this.#drain();
+    const router = this.#router;
+    router.close();
+    await this.#loop?.catch(() => undefined);
+    this.#router = null;
+    this.logger.log("info", "broker-stopped", { name: this.name });
+  }
+
+  stats(): BrokerStats {
+    return { clients: this.#sessions.size, pipes: this.registry.size, heldBytes: this.#held, badFrames: this.#badFrames, messages: this.#messages };
+  }
+
+  // ── SessionHost ─────────────────────────────────────────────────────────
+
+  heldBytes(): number {
+    return this.#held;
+  }
+
+  account(delta: number): void {
+    this.#held += delta;
+  }
+
+  send(identity: Buffer, frame: Buffer): void {
+    if (this.#router === null) return;
+    this.#out.push(identity, frame);
+    if (!this.#sending) void this.#flush();
+  }
+
+  warn(event: string, fields: Record<string, unknown>): void {
+    // Rate-limited: a fuzzing client must not turn the log into the bottleneck.
+    const now = Date.now();
+    if (now - this.#logWindow >= 1000) {
+      if (this.#logSuppressed > 0) this.logger.log("warn", "log-suppressed", { count: this.#logSuppressed });
+      this.#logWindow = now;
+      this.#logBudget = 100;
+      this.#logSuppressed = 0;
+    }
+    if (this.#logBudget > 0) {
+      this.#logBudget--;
+      this.logger.log("warn", event, fields);
+    } else {
+      this.#logSuppressed++;
+    }
+  }
+
+  // ── I/O ────────────────────────────────────────────────────────────────
+
+  async #receive(router: zmq.Router): Promise<void> {
+    for (;;) {
+      let msg: Buffer[];
+      try {
+        msg = await router.receive();
+      } catch (err) {
+        if (this.#stopping || router.closed) return;
+        this.logger.log("error", "receive-failed", { message: (err as Error).message });
+        continue;
+      }
+      if (this.#stopping) return;
+      try {
+        this.#dispatch(msg);
+      } catch (err) {
+        // A bug must not stop the broker serving everyone else.
+        this.logger.log("error", "dispatch-failed", { message: (err as Error).message, stack: (err as Error).stack });
+      }
+    }
+  }
+
+  #dispatch(msg: Buffer[]): void {
+    this.#messages++;
+    const identity = msg[0];
+    const frame = msg[1];
+    if (identity === undefined) return;
+    const key = identity.toString("latin1");
+    let session = this.#sessions.get(key);
+    if (session === undefined) {
+      session = new ClientSession(identity, this);
+      this.#sessions.set(key, session);
+    }
+    session.lastSeen = Date.now();
+    if (frame === undefined) {
+      this.#bad(session, new DecodeError(ZPIPES_ERR.TRUNCATED, "message without a frame", 0, "signature"));
+      return;
+    }
+    // Hot path: READ while reading, WRITE while writing (see ClientSession.fastRead).
+    if (this.#fastPath && msg.length === 2) {
+      const id = peekId(frame);
+      if (id === MSG.WRITE && session.state === "writing") {
+        if (frame.length >= 11) {
+          const len = frame.readUInt32BE(3);
+          if (len <= this.maxChunk && frame.length >= 11 + len) {
+            session.fastWrite(frame.subarray(7, 7 + len), frame.readUInt32BE(7 + len));
+            return;
+          }
+        }
+      } else if (id === MSG.READ && session.state === "reading" && frame.length >= 11) {
+        session.fastRead(frame.readUInt32BE(3), frame.readUInt32BE(7));
+        return;
+      }
+    }
+    let m;
+    try {
+      m = decode(frame, { maxChunk: this.maxChunk });
+    } catch (err) {
+      this.#bad(session, err);
+      return;
+    }
+    if (msg.length > 2) {
+      // One ZPIPES message is one frame; a multi-frame message is not ZPIPES.
+      this.#bad(session, new DecodeError(ZPIPES_ERR.TRUNCATED, `message of ${msg.length - 1} frames`, 0, "frames"));
+      return;
+    }
+    switch (m.type) {
+      case "INPUT":
+      case "OUTPUT":
+      case "READ":
+      case "CLOSE":
+      case "PING":
+        session.send(m);
+        break;
+      case "WRITE":
+        session.send({ type: "WRITE", chunk: m.chunk as Buffer, timeout: m.timeout });
+        break;
+      default:
+        session.send({ type: "OTHER", name: m.type });
+    }
+  }
+
+  #bad(session: ClientSession, err: unknown): void {
+    this.#badFrames++;
+    const e = err as DecodeError;
+    this.warn("bad-input", { client: session.label, code: e.code, offset: e.offset, message: e.message });
+    this.send(session.identity, FRAME.INVALID);
+  }
+
+  async #flush(): Promise<void> {
+    const router = this.#router;
+    if (router === null) return;
+    this.#sending = true;
+    try {
+      while (this.#outHead < this.#out.length) {
+        const id = this.#out[this.#outHead] as Buffer;
+        const frame = this.#out[this.#outHead + 1] as Buffer;
+        this.#out[this.#outHead] = this.#out[this.#outHead + 1] = undefined as unknown as Buffer;
+        this.#outHead += 2;
+        try {
+          await router.send([id, frame]);
+        } catch (err) {
+          if (router.closed) return;
+          this.logger.log("warn", "send-failed", { message: (err as Error).message });
+        }
+      }
+      this.#out.length = 0;
+      this.#outHead = 0;
+    } finally {
+      this.#sending = false;
+      const waiters = this.#flushed;
+      this.#flushed = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  async #drain(): Promise<void> {
+    if (!this.#sending && this.#outHead >= this.#out.length) return;
+    await new Promise<void>((resolve) => {
+      this.#flushed.push(resolve);
+      if (!this.#sending) void this.#flush();
+    });
+  }
+
+  #sweep(): void {
+    const deadline = Date.now() - this.#expiry;
+    for (const [key, s] of this.#sessions) {
+      if (s.lastSeen < deadline) {
+        this.logger.log("info", "client-expired", { client: s.label, state: s.state, pipe: s.pipe?.name });
+        this.#sessions.delete(key);
+        s.send({ type: "EXPIRE" });
+        s.stop();
+      }
+    }
+  }
+}

@@ -1,0 +1,266 @@
+import { CHUNK_DATA_OFFSET, writeReadOkHeader } from "../codec/index.js";
+
+/**
+ * One end of a pipe: a local client session, or (later) a cluster bridge that
+ * stands for a reader or writer on another broker.
+ *
+ * The pipe calls {@link PipeEnd.pipeChanged} synchronously whenever something
+ * the ends may care about changed: data queued, room freed, the other end
+ * attached or left. Calls never nest: a change made from inside
+ * `pipeChanged` is reported after the current round of notifications.
+ */
+export interface PipeEnd {
+  /** Short label for logs ("client 00a1b2c3", "peer 5c1e.../writer"). */
+  readonly label: string;
+  pipeChanged(pipe: Pipe): void;
+}
+
+/** Where an end stands: never attached, attached, or gone (closed/expired/dropped). */
+export type EndState = "none" | "attached" | "gone";
+
+interface Entry {
+  /** The chunk's bytes from `off` on are unread. */
+  buf: Buffer;
+  off: number;
+  /**
+   * True while the 7 octets before `buf[off]` are ours to overwrite: a WRITE
+   * frame's header (signature, id, length) sits right before its chunk, and
+   * READ_OK needs exactly that much header, so the chunk leaves as a READ_OK
+   * without moving. False once part of the entry has been sent (that region
+   * may still be in flight, zero-copy) and for chunks without such headroom.
+   */
+  headroom: boolean;
+}
+
+export interface PipeOptions {
+  /** Per-pipe byte budget: the queue accepts a chunk only while it stays within it. */
+  budget: number;
+  /** Called with +n / -n as bytes enter and leave the queue (broker-wide accounting). */
+  account?: (delta: number) => void;
+}
+
+let nextPipeId = 1;
+
+/**
+ * A named pipe: one reader end, one writer end, a FIFO of chunks bounded by a
+ * byte budget.
+ *
+ * Flow control: {@link canAccept} says whether a chunk of a given size fits.
+ * The budget is raised to the size a pending reader waits for, so a READ larger
+ * than the budget can always complete, and an empty queue always takes one
+ * chunk, so a chunk larger than the budget is never stuck. The pipe holds at
+ * most max(budget, wanted) + one chunk.
+ */
+export class Pipe {
+  readonly id = nextPipeId++;
+  readonly name: string;
+  readonly budget: number;
+  #reader: PipeEnd | null = null;
+  #writer: PipeEnd | null = null;
+  #readerState: EndState = "none";
+  #writerState: EndState = "none";
+  #q: Entry[] = [];
+  #head = 0;
+  #queued = 0;
+  /** Bytes the reader is waiting for (its pending READ size), 0 if none. */
+  #wanted = 0;
+  #notifying = false;
+  #dirty = false;
+  #account: ((delta: number) => void) | undefined;
+  /** Set by the registry: called once both ends are settled and nothing is left to do. */
+  onDetached: ((pipe: Pipe, side: "reader" | "writer") => void) | undefined;
+
+  constructor(name: string, options: PipeOptions) {
+    this.name = name;
+    this.budget = options.budget;
+    this.#account = options.account;
+  }
+
+  get reader(): PipeEnd | null {
+    return this.#reader;
+  }
+  get writer(): PipeEnd | null {
+    return this.#writer;
+  }
+  get readerState(): EndState {
+    return this.#readerState;
+  }
+  get writerState(): EndState {
+    return this.#writerState;
+  }
+  /** Bytes queued and not yet read. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  // ── ends ────────────────────────────────────────────────────────────────
+
+  /** Attach a reader; false if the pipe already has (or had) one. */
+  attachReader(end: PipeEnd): boolean {
+    if (this.#readerState !== "none") return false;
+    this.#reader = end;
+    this.#readerState = "attached";
+    this.#notify();
+    return true;
+  }
+
+  /** Attach a writer; false if the pipe already has (or had) one. */
+  attachWriter(end: PipeEnd): boolean {
+    if (this.#writerState !== "none") return false;
+    this.#writer = end;
+    this.#writerState = "attached";
+    this.#notify();
+    return true;
+  }
+
+  /** The reader left: queued data is dropped, the writer's further writes fail. */
+  detachReader(): void {
+    if (this.#readerState === "gone") return;
+    this.#readerState = "gone";
+    this.#reader = null;
+    this.#wanted = 0;
+    this.#drop();
+    this.onDetached?.(this, "reader");
+    this.#notify();
+  }
+
+  /** The writer left: the reader keeps what is queued, then sees the end. */
+  detachWriter(): void {
+    if (this.#writerState === "gone") return;
+    this.#writerState = "gone";
+    this.#writer = null;
+    this.onDetached?.(this, "writer");
+    this.#notify();
+  }
+
+  // ── writer side ─────────────────────────────────────────────────────────
+
+  /** Whether a chunk of `length` bytes may be pushed now (reader attached and room). */
+  canAccept(length: number): boolean {
+    if (this.#readerState !== "attached") return false;
+    if (this.#queued === 0) return true;
+    const limit = this.#wanted > this.budget ? this.#wanted : this.budget;
+    return this.#queued + length <= limit;
+  }
+
+  /**
+   * Queue a chunk (the caller checked {@link canAccept}). `headroom` says the
+   * 7 octets before `chunk` in its ArrayBuffer belong to the caller and may be
+   * overwritten (true for the chunk view of a received WRITE frame).
+   */
+  push(chunk: Buffer, headroom = false): void {
+    if (chunk.length === 0) return;
+    this.#q.push({ buf: chunk, off: 0, headroom: headroom && chunk.byteOffset >= CHUNK_DATA_OFFSET });
+    this.#queued += chunk.length;
+    this.#account?.(chunk.length);
+    this.#notify();
+  }
+
+  // ── reader side ─────────────────────────────────────────────────────────
+
+  /** The reader says how many bytes it waits for (0 when not waiting). */
+  setWanted(n: number): void {
+    const grew = n > this.#wanted;
+    this.#wanted = n;
+    if (grew) this.#notify();
+  }
+
+  /** Take exactly min(n, queued) bytes as data. Zero-copy when one chunk covers it. */
+  take(n: number): Buffer {
+    return this.#take(n, false);
+  }
+
+  /**
+   * Take exactly min(n, queued) bytes as a complete READ_OK frame. When the
+   * bytes come from the start of one received WRITE chunk, the frame is built
+   * in place over that WRITE's header: no copy.
+   */
+  takeReadOk(n: number): Buffer {
+    return this.#take(n, true);
+  }
+
+  #take(n: number, asFrame: boolean): Buffer {
+    const want = n < this.#queued ? n : this.#queued;
+    const head = this.#q[this.#head];
+    let out: Buffer;
+    if (head !== undefined && head.buf.length - head.off >= want) {
+      const { buf, off } = head;
+      if (asFrame) {
+        if (head.headroom) {
+          const start = buf.byteOffset - CHUNK_DATA_OFFSET;
+          out = Buffer.from(buf.buffer, start, CHUNK_DATA_OFFSET + want);
+          writeReadOkHeader(out, want);
+        } else {
+          out = Buffer.allocUnsafe(CHUNK_DATA_OFFSET + want);
+          writeReadOkHeader(out, want);
+          buf.copy(out, CHUNK_DATA_OFFSET, off, off + want);
+        }
+      } else {
+        out = buf.subarray(off, off + want);
+      }
+      head.headroom = false;
+      head.off += want;
+      if (head.off === buf.length) this.#shift();
+    } else {
+      const base = asFrame ? CHUNK_DATA_OFFSET : 0;
+      out = Buffer.allocUnsafe(base + want);
+      if (asFrame) writeReadOkHeader(out, want);
+      let at = base;
+      let left = want;
+      while (left > 0) {
+        const e = this.#q[this.#head] as Entry;
+        const avail = e.buf.length - e.off;
+        const k = avail < left ? avail : left;
+        e.buf.copy(out, at, e.off, e.off + k);
+        e.headroom = false;
+        e.off += k;
+        at += k;
+        left -= k;
+        if (e.off === e.buf.length) this.#shift();
+      }
+    }
+    this.#queued -= want;
+    this.#account?.(-want);
+    if (want > 0) this.#notify();
+    return out;
+  }
+
+  #shift(): void {
+    this.#q[this.#head] = undefined as unknown as Entry;
+    this.#head++;
+    if (this.#head === this.#q.length) {
+      this.#q.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#q.length) {
+      this.#q = this.#q.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #drop(): void {
+    if (this.#queued > 0) this.#account?.(-this.#queued);
+    this.#q = [];
+    this.#head = 0;
+    this.#queued = 0;
+  }
+
+  /** Tell both ends something changed; never re-entrant (see PipeEnd). */
+  #notify(): void {
+    if (this.#notifying) {
+      this.#dirty = true;
+      return;
+    }
+    this.#notifying = true;
+    try {
+      let rounds = 0;
+      do {
+        this.#dirty = false;
+        this.#reader?.pipeChanged(this);
+        this.#writer?.pipeChanged(this);
+        // Each round moves at least one chunk or settles; the bound only guards bugs.
+      } while (this.#dirty && ++rounds < 1_000_000);
+    } finally {
+      this.#notifying = false;
+    }
+  }
+}
