@@ -1,0 +1,35 @@
+/**
+ * How an engine user picks a mechanism: a name or a small options object
+ * for the built-in ones, or any {@link Mechanism} instance (how CURVE or a
+ * test mechanism plugs in without touching the engine).
+ */
+import type { Mechanism } from "./mechanism.js";
+import { NullMechanism } from "./null-mechanism.js";
+import { PlainClientMechanism, PlainServerMechanism, type PlainAuthenticator } from "./plain-mechanism.js";
+
+export interface PlainClientOption {
+  readonly type: "PLAIN";
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface PlainServerOption {
+  readonly type: "PLAIN";
+  readonly authenticate: PlainAuthenticator;
+}
+
+export type MechanismOption = "NULL" | PlainClientOption | PlainServerOption | Mechanism;
+
+/** Builds the mechanism for one connection. Throws TypeError on a malformed option. */
+export function createMechanism(option: MechanismOption): Mechanism {
+  if (option === "NULL") return new NullMechanism();
+  if ("handle" in option && typeof option.handle === "function") return option;
+  if ("type" in option && option.type === "PLAIN") {
+    if ("authenticate" in option) {
+      if (typeof option.authenticate !== "function") throw new TypeError("PLAIN server needs an authenticate function");
+      return new PlainServerMechanism(option.authenticate);
+    }
+    if ("username" in option) return new PlainClientMechanism(option.username, option.password);
+  }
+  throw new TypeError("unknown mechanism option");
+}
