@@ -1,0 +1,149 @@
+import type { ClusterMessage } from "./messages.js";
+import type { PipeEndLike, PipeLike } from "./seam.js";
+
+export interface RemoteReaderOptions {
+  pipe: string;
+  /** ZRE id of the broker holding the reader. */
+  peer: string;
+  xfer: Buffer;
+  /** Credit granted by the reader's broker: bytes sent and not yet acknowledged. */
+  window: number;
+  /** Largest DATA chunk. */
+  maxData: number;
+  send: (msg: ClusterMessage) => void;
+  /** The transfer is over (finished or failed): forget it. */
+  done: (end: RemoteReader) => void;
+}
+
+/**
+ * The reader end of a pipe on the writer's broker, standing for a reader on
+ * another broker. It takes queued chunks from the pipe and sends them as
+ * numbered DATA while the reader's broker has granted credit; ACKs return
+ * credit. The local writer is paced by the pipe's own budget, so a WRITE_OK
+ * never waits for the network, and broker memory stays bounded by
+ * budget + window.
+ */
+export class RemoteReader implements PipeEndLike {
+  readonly label: string;
+  readonly opts: RemoteReaderOptions;
+  #pipe: PipeLike | null = null;
+  #started = false;
+  #closed = false;
+  #seq = 0;
+  #acked = 0;
+  #inFlight = 0;
+  /** Lengths of unacknowledged chunks, in sequence order. */
+  #unacked: number[] = [];
+  #unackedHead = 0;
+  #dropSent = false;
+  #pumping = false;
+  #again = false;
+
+  constructor(opts: RemoteReaderOptions) {
+    this.opts = opts;
+    this.label = `peer ${opts.peer.slice(0, 8)}/reader`;
+  }
+
+  get sent(): number {
+    return this.#seq;
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Begin sending. Until then nothing leaves: the confirmation (HAVE WRITER
+   * with the transfer id) must precede the first DATA on the link.
+   */
+  start(pipe: PipeLike): void {
+    this.#pipe = pipe;
+    this.#started = true;
+    this.#pump();
+  }
+
+  pipeChanged(pipe: PipeLike): void {
+    this.#pipe = pipe;
+    if (this.#started) this.#pump();
+  }
+
+  /** Cumulative: chunks 1..seq are in the reader's pipe. */
+  onAck(seq: number): void {
+    if (this.#closed) return;
+    if (seq > this.#seq) {
+      this.fail(`ACK for chunk ${seq}, only ${this.#seq} sent`, true);
+      return;
+    }
+    while (this.#acked < seq) {
+      this.#inFlight -= this.#unacked[this.#unackedHead]!;
+      this.#unackedHead++;
+      this.#acked++;
+    }
+    if (this.#unackedHead > 1024 && this.#unackedHead * 2 > this.#unacked.length) {
+      this.#unacked = this.#unacked.slice(this.#unackedHead);
+      this.#unackedHead = 0;
+    }
+    if (this.#dropSent && this.#acked === this.#seq) {
+      // Everything the writer wrote is in the reader's pipe: done.
+      this.#closed = true;
+      this.opts.done(this);
+      return;
+    }
+    this.#pump();
+  }
+
+  /**
+   * The reader's side is gone (DROP READER, its broker expired or left, or
+   * a protocol error): the local pipe loses its reader, so the writer's next
+   * WRITE fails. `tell` also sends DROP WRITER with the reason to the peer.
+   */
+  fail(reason: string, tell = false): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (tell) this.opts.send({ type: "DROP WRITER", pipe: this.opts.pipe, xfer: this.opts.xfer, last: this.#seq, reason });
+    this.#pipe?.detachReader();
+    this.opts.done(this);
+  }
+
+  #pump(): void {
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#again = false;
+        this.#sendSome();
+      } while (this.#again && !this.#closed);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #sendSome(): void {
+    const pipe = this.#pipe;
+    if (pipe === null || this.#closed) return;
+    const { window, maxData } = this.opts;
+    // Bounded by the pipe's queue: every round takes at least one byte.
+    while (pipe.queued > 0 && !this.#closed) {
+      // Always allow one chunk when nothing is in flight, so a window
+      // smaller than a chunk cannot stall the transfer.
+      const room = this.#inFlight === 0 ? maxData : window - this.#inFlight;
+      if (room <= 0) break;
+      const n = Math.min(pipe.queued, maxData, room);
+      const data = pipe.take(n);
+      this.#seq++;
+      this.#inFlight += data.length;
+      this.#unacked.push(data.length);
+      this.opts.send({ type: "DATA", pipe: this.opts.pipe, data, xfer: this.opts.xfer, seq: this.#seq });
+    }
+    if (!this.#dropSent && !this.#closed && pipe.writerState === "gone" && pipe.queued === 0) {
+      this.#dropSent = true;
+      this.opts.send({ type: "DROP WRITER", pipe: this.opts.pipe, xfer: this.opts.xfer, last: this.#seq, reason: "" });
+      if (this.#acked === this.#seq) {
+        this.#closed = true;
+        this.opts.done(this);
+      }
+    }
+  }
+}
