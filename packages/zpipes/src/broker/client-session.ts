@@ -241,7 +241,10 @@ export class ClientSession implements PipeEnd, ClientHooks {
       }
       if (pipe.writerState === "gone") {
         pipe.setWanted(0);
-        this.#reply(queued > 0 ? pipe.takeReadOk(queued) : FRAME.READ_END);
+        const failure = pipe.writerFailure;
+        this.#reply(
+          queued > 0 ? pipe.takeReadOk(queued) : failure === null ? FRAME.READ_END : encode({ type: "READ_FAILED", reason: failure }),
+        );
         return true;
       }
       pipe.setWanted(size);

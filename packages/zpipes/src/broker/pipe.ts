@@ -59,6 +59,7 @@ export class Pipe {
   #writer: PipeEnd | null = null;
   #readerState: EndState = "none";
   #writerState: EndState = "none";
+  #writerFailure: string | null = null;
   #q: Entry[] = [];
   #head = 0;
   #queued = 0;
@@ -87,6 +88,10 @@ export class Pipe {
   }
   get writerState(): EndState {
     return this.#writerState;
+  }
+  /** Why the writer is gone, when it went by failure (see {@link failWriter}); null otherwise. */
+  get writerFailure(): string | null {
+    return this.#writerFailure;
   }
   /** Bytes queued and not yet read. */
   get queued(): number {
@@ -131,6 +136,17 @@ export class Pipe {
     this.#writer = null;
     this.onDetached?.(this, "writer");
     this.#notify();
+  }
+
+  /**
+   * The writer is gone by failure (e.g. its broker died, seen by a cluster
+   * bridge): the reader drains what is queued, then gets READ_FAILED with
+   * `reason` instead of READ_END, so a lost tail is never taken for an end.
+   */
+  failWriter(reason: string): void {
+    if (this.#writerState === "gone") return;
+    this.#writerFailure = reason;
+    this.detachWriter();
   }
 
   // ── writer side ─────────────────────────────────────────────────────────

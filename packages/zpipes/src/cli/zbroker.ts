@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+/**
+ * zbroker [broker-name] — run a ZPIPES broker (seed 002): a ROUTER at
+ * ipc://@/zpipes/<broker-name>, default name "local". Ends cleanly on TERM or
+ * INT: pending calls are answered with *_FAILED, exit status 0.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { pathToFileURL } from "node:url";
+import { ZpipesBroker, DEFAULT_BUDGET, DEFAULT_EXPIRY, DEFAULT_MAX_MEMORY } from "../broker/broker.js";
+import type { BrokerPlugin } from "../broker/plugin.js";
+import { MAX_CHUNK } from "../codec/index.js";
+import { jsonLogger, type LogLevel } from "../log.js";
+import { parseBytes } from "./parse-bytes.js";
+
+const BASE_OPTIONS = {
+  endpoint: { type: "string", short: "e", multiple: true },
+  budget: { type: "string", short: "b" },
+  expiry: { type: "string" },
+  "max-chunk": { type: "string" },
+  "max-memory": { type: "string" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies NonNullable<ParseArgsConfig["options"]>;
+
+const USAGE = `usage: zbroker [broker-name] [options]
+
+Runs a ZPIPES broker at ipc://@/zpipes/<broker-name> (default name: local).
+
+  -e, --endpoint EP     also bind EP (repeatable), e.g. tcp://127.0.0.1:5670
+  -b, --budget BYTES    per-pipe byte budget for flow control (default ${DEFAULT_BUDGET}; k/m/g suffixes)
+      --expiry MS       drop clients silent this long (default ${DEFAULT_EXPIRY})
+      --max-chunk BYTES longest chunk accepted (default ${MAX_CHUNK})
+      --max-memory BYTES cap on bytes held by the broker (default ${DEFAULT_MAX_MEMORY})
+      --log-level L     debug | info | warn | error (default info)
+  -h, --help            this text
+
+Logs are JSON lines on stderr. TERM or INT stops the broker (exit 0).`;
+
+/**
+ * Plugins found at start: the cluster module, when built, provides
+ * dist/cluster/zbroker-plugin.js exporting `plugin: BrokerPlugin`.
+ */
+async function loadPlugins(): Promise<BrokerPlugin[]> {
+  const plugins: BrokerPlugin[] = [];
+  for (const rel of ["../cluster/zbroker-plugin.js"]) {
+    const url = new URL(rel, import.meta.url).href;
+    try {
+      const mod = (await import(url)) as { plugin?: BrokerPlugin };
+      if (mod.plugin) plugins.push(mod.plugin);
+    } catch (err) {
+      if ((err as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw err;
+    }
+  }
+  return plugins;
+}
+
+export async function main(argv = process.argv.slice(2), extraPlugins: BrokerPlugin[] = []): Promise<number> {
+  const plugins = [...(await loadPlugins()), ...extraPlugins];
+  const options: NonNullable<ParseArgsConfig["options"]> = { ...BASE_OPTIONS };
+  for (const p of plugins) Object.assign(options, p.options ?? {});
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`zbroker: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n${plugins.map((p) => p.help ?? "").join("\n")}\n`);
+    return 0;
+  }
+  if (positionals.length > 1) {
+    process.stderr.write(`zbroker: one broker name expected\n${USAGE}\n`);
+    return 2;
+  }
+  const logger = jsonLogger(undefined, ((values["log-level"] as string | undefined) ?? "info") as LogLevel);
+  const num = (v: unknown, fallback: number): number => (typeof v === "string" ? parseBytes(v) : fallback);
+  const broker = new ZpipesBroker({
+    name: positionals[0] ?? "local",
+    endpoints: (values.endpoint as string[] | undefined) ?? [],
+    budget: num(values.budget, DEFAULT_BUDGET),
+    expiry: num(values.expiry, DEFAULT_EXPIRY),
+    maxChunk: num(values["max-chunk"], MAX_CHUNK),
+    maxMemory: num(values["max-memory"], DEFAULT_MAX_MEMORY),
+    logger,
+  });
+  try {
+    await broker.start();
+  } catch (err) {
+    logger.log("error", "start-failed", { message: (err as Error).message, code: (err as { code?: string }).code });
+    return 1;
+  }
+  const running: { name: string; stop(): Promise<void> }[] = [];
+  for (const p of plugins) {
+    const handle = await p.start(broker, values as Record<string, string | boolean | (string | boolean)[] | undefined>, logger);
+    if (handle) running.push({ name: p.name, stop: () => handle.stop() });
+  }
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      logger.log("info", "signal", { signal: sig });
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      resolve();
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+  for (const r of running.reverse()) {
+    await r.stop().catch((err: unknown) => logger.log("error", "plugin-stop-failed", { plugin: r.name, message: (err as Error).message }));
+  }
+  await broker.stop();
+  return 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level: "error", event: "crashed", message: String(err) })}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,9 @@
+export { ZpipesClient, type ZpipesClientOptions, type PipeMode } from "./zpipes-client.js";
+export {
+  createReadStream,
+  createWriteStream,
+  openReadStream,
+  openWriteStream,
+  type PipeReadableOptions,
+  type PipeWritableOptions,
+} from "./streams.js";
