@@ -17,6 +17,8 @@ export const SupervisorCode = {
   NO_CHILD: "VTX_SUPERVISOR_NO_CHILD",
   /** The operation needs the child not to be running (restartChild, deleteChild). */
   CHILD_RUNNING: "VTX_SUPERVISOR_CHILD_RUNNING",
+  /** The child waits for a restart (deleteChild): terminate it first. */
+  CHILD_RESTARTING: "VTX_SUPERVISOR_CHILD_RESTARTING",
   /** The supervisor is not running (not started yet, stopping or stopped). */
   NOT_RUNNING: "VTX_SUPERVISOR_NOT_RUNNING",
   /** `start()` was called twice. */

@@ -34,10 +34,13 @@ export interface SupervisorOptions {
   /** Shown in error messages. */
   readonly name?: string;
   /**
-   * Not OTP: a pause before each restart, in ms, or a function of the attempt
-   * (for exponential backoff, e.g. a driver whose port is still held for a
-   * moment). The pause is part of the restart, so nothing else happens in
-   * the tree meanwhile; `stop()` cuts it short. Default 0.
+   * Not OTP: a pause in ms between stopping a restart's children and
+   * starting them again, or a function of the attempt (exponential
+   * backoff, e.g. for a driver whose port is still held for a moment).
+   * During the pause the children show `restarting`, and the supervisor
+   * handles other exits and calls; `stop()` cancels pending restarts. The
+   * restart counts towards the intensity when decided, before the pause.
+   * Default 0: restart at once, as OTP does.
    */
   readonly restartDelay?: number | ((info: RestartDelayInfo) => number);
   /**

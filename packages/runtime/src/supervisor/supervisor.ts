@@ -12,6 +12,12 @@ import { TypedEmitter } from "./typed-emitter.js";
 export interface ChildInfo {
   readonly id: string;
   readonly running: boolean;
+  /**
+   * Waiting to be started again by a restart: during a restart delay, or
+   * after its start failed and before the next attempt (OTP's
+   * `restarting`). Never true while `running`.
+   */
+  readonly restarting: boolean;
   /** Times the supervisor's restart logic started this child again (not counting restartChild). */
   readonly restarts: number;
   readonly restart: RestartKind;
@@ -23,9 +29,14 @@ interface Instance {
   readonly exited: Promise<ChildExit>;
 }
 
+/** Marks the children one restart will start; a newer restart or an API call replaces or clears it. */
+type RestartToken = object;
+
 interface ChildRecord {
   readonly spec: ResolvedChildSpec;
   running: Instance | undefined;
+  /** Set while this child waits to be started by the restart that owns the token. */
+  pending: RestartToken | undefined;
   restarts: number;
 }
 
@@ -83,8 +94,8 @@ export class Supervisor {
   #resolveStopped: (s: SupervisorStopped) => void = () => {};
   /** The last queued operation; each operation starts when the previous one has ended. */
   #tail: Promise<void> = Promise.resolve();
-  /** Ends the current restart delay early (on stop). */
-  #wake: (() => void) | undefined;
+  /** Timers of delayed restarts, cleared when the supervisor stops. */
+  readonly #delayed = new Set<ReturnType<typeof setTimeout>>();
 
   /** @throws VtxError VTX_SUPERVISOR_BAD_SPEC on invalid options, child specs or duplicate child ids. */
   constructor(opts: SupervisorOptions = {}) {
@@ -123,7 +134,7 @@ export class Supervisor {
     this.#state = "starting";
     return this.#enqueue(async () => {
       for (const spec of this.#initial) {
-        const rec: ChildRecord = { spec, running: undefined, restarts: 0 };
+        const rec: ChildRecord = { spec, running: undefined, pending: undefined, restarts: 0 };
         this.#children.push(rec);
         const failure = await this.#startInstance(rec, undefined);
         if (failure !== undefined) {
@@ -157,7 +168,7 @@ export class Supervisor {
           detail: { id: resolved.id, running: present.running !== undefined },
         });
       }
-      const rec: ChildRecord = { spec: resolved, running: undefined, restarts: 0 };
+      const rec: ChildRecord = { spec: resolved, running: undefined, pending: undefined, restarts: 0 };
       this.#children.push(rec);
       const failure = await this.#startInstance(rec, undefined);
       if (failure !== undefined) {
@@ -170,13 +181,15 @@ export class Supervisor {
   /**
    * Stops a child (honouring its shutdown) without restarting it. Its spec
    * stays, so `restartChild` can start it again, except for a `temporary`
-   * child, which is forgotten. Stopping a child that is not running is a no-op.
+   * child, which is forgotten. A child waiting for a restart is not
+   * restarted. Stopping a child that is not running is a no-op.
    * Rejects with VTX_SUPERVISOR_NO_CHILD or VTX_SUPERVISOR_NOT_RUNNING.
    */
   terminateChild(id: string): Promise<void> {
     return this.#enqueue(async () => {
       this.#assertRunning("terminateChild");
       const rec = this.#get(id);
+      rec.pending = undefined;
       await this.#terminate(rec);
       if (rec.spec.restart === "temporary") this.#remove(rec);
     });
@@ -184,8 +197,9 @@ export class Supervisor {
 
   /**
    * Starts again a child that is present but not running (after
-   * terminateChild, or a transient child that ended normally). Not counted
-   * as a restart. Rejects with VTX_SUPERVISOR_NO_CHILD, VTX_SUPERVISOR_CHILD_RUNNING,
+   * terminateChild, a transient child that ended normally, or one waiting
+   * for a restart, which then happens now). Not counted as a restart.
+   * Rejects with VTX_SUPERVISOR_NO_CHILD, VTX_SUPERVISOR_CHILD_RUNNING,
    * VTX_SUPERVISOR_CHILD_START or VTX_SUPERVISOR_NOT_RUNNING.
    */
   restartChild(id: string): Promise<void> {
@@ -200,13 +214,17 @@ export class Supervisor {
 
   /**
    * Forgets a child that is not running. Rejects with VTX_SUPERVISOR_NO_CHILD,
-   * VTX_SUPERVISOR_CHILD_RUNNING or VTX_SUPERVISOR_NOT_RUNNING.
+   * VTX_SUPERVISOR_CHILD_RUNNING, VTX_SUPERVISOR_CHILD_RESTARTING (terminate
+   * it first) or VTX_SUPERVISOR_NOT_RUNNING.
    */
   deleteChild(id: string): Promise<void> {
     return this.#enqueue(async () => {
       this.#assertRunning("deleteChild");
       const rec = this.#get(id);
       this.#assertNotRunning(rec, "deleteChild");
+      if (rec.pending !== undefined) {
+        throw new VtxError(SupervisorCode.CHILD_RESTARTING, `${this.name}: deleteChild: child "${id}" is waiting to restart`, { detail: { id } });
+      }
       this.#remove(rec);
     });
   }
@@ -215,7 +233,8 @@ export class Supervisor {
    * Resolves once every operation queued before this call (exits being
    * handled, restarts, API calls) has finished: a barrier, like OTP's
    * `sys:get_state/1`, for code that must observe the tree after an exit
-   * has been dealt with. Never rejects.
+   * has been dealt with (e.g. after its `child-exited` event). A child's
+   * exit is queued one macrotask after its `exited` settles. Never rejects.
    */
   sync(): Promise<void> {
     return this.#enqueue(async () => undefined);
@@ -223,20 +242,26 @@ export class Supervisor {
 
   /** The children in start order, as of now. */
   whichChildren(): ChildInfo[] {
-    return this.#children.map((c) => ({ id: c.spec.id, running: c.running !== undefined, restarts: c.restarts, restart: c.spec.restart }));
+    return this.#children.map((c) => ({
+      id: c.spec.id,
+      running: c.running !== undefined,
+      restarting: c.pending !== undefined,
+      restarts: c.restarts,
+      restart: c.spec.restart,
+    }));
   }
 
   /**
    * Stops all children in reverse start order (each honouring its shutdown)
    * and then the supervisor, with reason `normal`. An operation in progress
-   * finishes first, except a restart delay, which is cut short. Resolves
+   * finishes first; delayed restarts are cancelled. Resolves
    * when stopped; calling it again, or after the supervisor stopped by
    * itself, just waits for that. Never rejects.
    */
   stop(): Promise<void> {
     if (!this.#stopRequested) {
       this.#stopRequested = true;
-      this.#wake?.();
+      this.#cancelDelayed();
       if (this.#state === "idle") this.#finish({ reason: "normal" });
       else
         this.#enqueueInternal(async () => {
@@ -334,7 +359,11 @@ export class Supervisor {
     }
     const instance: Instance = { handle, exited: observeExit(handle) };
     rec.running = instance;
-    void instance.exited.then((exit) => this.#enqueueInternal(() => this.#onChildExit(rec, instance, exit)));
+    rec.pending = undefined;
+    // Handled from a macrotask: a child that fails again as soon as it is
+    // restarted then cannot keep the event loop in microtasks, starving I/O
+    // and timers, however the intensity is configured.
+    void instance.exited.then((exit) => setImmediate(() => this.#enqueueInternal(() => this.#onChildExit(rec, instance, exit))));
     if (restartCause !== undefined) rec.restarts += 1;
     this.#events.emit("child-started", { id, restarts: rec.restarts });
     if (restartCause !== undefined) this.#events.emit("child-restarted", { id, restarts: rec.restarts, cause: restartCause });
@@ -362,45 +391,65 @@ export class Supervisor {
   }
 
   /**
-   * OTP `restart/2`: count the restart against the intensity, then restart
-   * the strategy's group. A child that fails to start during it makes
-   * another restart, caused by that child and counted too (OTP's
-   * `try_again`), until one succeeds or the intensity is exceeded.
+   * OTP `restart/2`: count the restart against the intensity, stop the
+   * strategy's group (reverse start order), then start it (start order),
+   * now or after the restart delay.
    */
-  async #restart(first: ChildRecord): Promise<void> {
-    let cause = first;
-    // Bounded: each pass records a restart, and the intensity stops the loop
-    // unless passes are spread over more than `period` (then it is a retry
-    // schedule that stop() ends).
-    for (;;) {
-      if (this.#stopRequested) return;
-      const verdict = this.#intensity.record(cause.spec.id);
-      if (verdict.exceeded) {
-        await this.#giveUp(cause, verdict);
-        return;
-      }
-      const delay = this.#restartDelay(cause.spec.id, verdict.childInWindow);
-      if (delay > 0) await this.#sleep(delay);
-      if (this.#stopRequested) return;
+  async #restart(cause: ChildRecord): Promise<void> {
+    if (this.#state !== "running" || this.#stopRequested) return;
+    const verdict = this.#intensity.record(cause.spec.id);
+    if (verdict.exceeded) {
+      await this.#giveUp(cause, verdict);
+      return;
+    }
+    const group = this.#restartGroup(cause);
+    for (const rec of [...group].reverse()) await this.#terminate(rec);
+    // OTP: a temporary child stopped for a sibling's restart is not restarted but forgotten.
+    const toStart = group.filter((rec) => rec.spec.restart !== "temporary");
+    for (const rec of group) if (rec.spec.restart === "temporary") this.#remove(rec);
+    // A newer restart that covers the same children re-marks them, so an
+    // older delayed restart cannot start them out of order.
+    const token: RestartToken = {};
+    for (const rec of toStart) rec.pending = token;
 
-      const group = this.#restartGroup(cause);
-      for (const rec of [...group].reverse()) await this.#terminate(rec);
-      let failed: ChildRecord | undefined;
-      for (const rec of group) {
-        if (this.#stopRequested) return;
-        // OTP: temporary children stopped for a sibling's restart are not restarted but forgotten.
-        if (rec.spec.restart === "temporary") {
-          this.#remove(rec);
-          continue;
-        }
-        const failure = await this.#startInstance(rec, cause.spec.id);
-        if (failure !== undefined) {
-          failed = rec;
-          break;
-        }
-      }
-      if (failed === undefined) return;
-      cause = failed;
+    const delay = this.#restartDelay(cause.spec.id, verdict.childInWindow);
+    if (delay === 0) {
+      await this.#startGroup(toStart, token, cause);
+      return;
+    }
+    // Not OTP: the pause happens outside the operation queue, so other
+    // children's exits and API calls are handled meanwhile.
+    const timer = setTimeout(() => {
+      this.#delayed.delete(timer);
+      this.#enqueueInternal(() => this.#startGroup(toStart, token, cause));
+    }, delay);
+    this.#delayed.add(timer);
+  }
+
+  /**
+   * Starts, in start order, the children of one restart that still wait for
+   * it. If one fails to start, the rest stay down and the failed child is
+   * restarted again by a new queued operation (OTP's `try_again`, which
+   * lets requests queued meanwhile, like a stop, go first); that restart is
+   * counted towards the intensity like any other.
+   */
+  async #startGroup(group: readonly ChildRecord[], token: RestartToken, cause: ChildRecord): Promise<void> {
+    for (const [i, rec] of group.entries()) {
+      if (this.#state !== "running" || this.#stopRequested) return;
+      // Started meanwhile (restartChild), terminated (terminateChild), deleted, or taken over by a newer restart.
+      if (rec.pending !== token || !this.#children.includes(rec)) continue;
+      const failure = await this.#startInstance(rec, cause.spec.id);
+      if (failure === undefined) continue;
+      for (const later of group.slice(i + 1)) if (later.pending === token) later.pending = undefined;
+      const retry: RestartToken = {};
+      rec.pending = retry;
+      // From a macrotask, like an exit (see #startInstance).
+      setImmediate(() =>
+        this.#enqueueInternal(async () => {
+          if (rec.pending === retry && this.#children.includes(rec)) await this.#restart(rec);
+        }),
+      );
+      return;
     }
   }
 
@@ -425,21 +474,15 @@ export class Supervisor {
     }
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
-    });
+  #cancelDelayed(): void {
+    for (const timer of this.#delayed) clearTimeout(timer);
+    this.#delayed.clear();
   }
 
   /** Too many restarts: stop everything (OTP: the supervisor exits with reason `shutdown`). */
   async #giveUp(cause: ChildRecord, verdict: RestartVerdict): Promise<void> {
     this.#state = "stopping";
+    this.#cancelDelayed();
     const { intensity, period } = this.#opts;
     const error = new VtxError(
       SupervisorCode.INTENSITY,
@@ -469,6 +512,8 @@ export class Supervisor {
   #finish(stopped: SupervisorStopped): void {
     if (this.#state === "stopped") return;
     this.#state = "stopped";
+    this.#cancelDelayed();
+    for (const rec of this.#children) rec.pending = undefined;
     this.#resolveStopped(stopped);
     this.#events.emit("stopped", stopped);
   }

@@ -74,7 +74,7 @@ describe("fromActor", () => {
     // XState did not report the errors as unhandled: the supervisor handled them.
     await afterPendingTasks();
     expect(unhandled.seen).toEqual([]);
-    expect(sup.whichChildren()).toEqual([{ id: "worker", running: true, restarts: 3, restart: "permanent" }]);
+    expect(sup.whichChildren()).toEqual([{ id: "worker", running: true, restarting: false, restarts: 3, restart: "permanent" }]);
   });
 
   it("a 4th error within the period exceeds intensity 3 and stops the tree", async () => {
@@ -114,7 +114,7 @@ describe("fromActor", () => {
     actor?.send({ type: "FINISH" });
     expect((await exited).exit).toEqual({ kind: "normal" });
     await sup.sync();
-    expect(sup.whichChildren()).toEqual([{ id: "job", running: false, restarts: 0, restart: "transient" }]);
+    expect(sup.whichChildren()).toEqual([{ id: "job", running: false, restarting: false, restarts: 0, restart: "transient" }]);
   });
 
   it("stops the actor on terminateChild and reports a shutdown exit", async () => {

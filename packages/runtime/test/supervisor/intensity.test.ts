@@ -73,7 +73,7 @@ describe("restart intensity", () => {
     await sup.start();
     await nthEvent(sup, "child-restarted", 4, () => true, 3000);
     expect(exceeded).toBe(false);
-    expect(sup.whichChildren()).toEqual([{ id: "slow", running: true, restarts: 4, restart: "permanent" }]);
+    expect(sup.whichChildren()).toEqual([{ id: "slow", running: true, restarting: false, restarts: 4, restart: "permanent" }]);
   });
 
   it("does stop when those restarts come faster than `period` allows", async () => {

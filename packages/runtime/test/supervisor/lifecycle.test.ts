@@ -99,8 +99,8 @@ describe("supervisor lifecycle", () => {
     await sup.start();
     await sup.terminateChild("b");
     expect(sup.whichChildren()).toEqual([
-      { id: "a", running: true, restarts: 0, restart: "permanent" },
-      { id: "b", running: false, restarts: 0, restart: "permanent" },
+      { id: "a", running: true, restarting: false, restarts: 0, restart: "permanent" },
+      { id: "b", running: false, restarting: false, restarts: 0, restart: "permanent" },
     ]);
     await sup.terminateChild("b"); // not running: no-op
     await sup.restartChild("b");
@@ -132,7 +132,7 @@ describe("supervisor lifecycle", () => {
     expect(lab.starts("a")).toBe(1);
     // Not counted as a restart either: intensity 0 would have stopped the tree, yet it still takes calls.
     await sup.restartChild("a");
-    expect(sup.whichChildren()).toEqual([{ id: "a", running: true, restarts: 0, restart: "permanent" }]);
+    expect(sup.whichChildren()).toEqual([{ id: "a", running: true, restarting: false, restarts: 0, restart: "permanent" }]);
   });
 
   it("ignores a stale exit: an instance replaced by a restart exiting late does not trigger another restart", async () => {

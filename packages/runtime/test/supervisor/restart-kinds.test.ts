@@ -36,7 +36,7 @@ describe("restart kinds", () => {
     sup = new Supervisor({ intensity: 5, children: [lab.spec("p", { restart: "permanent" })] });
     await sup.start();
     expect(await exitAndObserve(sup, lab, "p", "finish")).toBe(true);
-    expect(sup.whichChildren()).toEqual([{ id: "p", running: true, restarts: 1, restart: "permanent" }]);
+    expect(sup.whichChildren()).toEqual([{ id: "p", running: true, restarting: false, restarts: 1, restart: "permanent" }]);
   });
 
   it("restarts a transient child after an error exit", async () => {
@@ -51,7 +51,7 @@ describe("restart kinds", () => {
     sup = new Supervisor({ intensity: 5, children: [lab.spec("t", { restart: "transient" })] });
     await sup.start();
     expect(await exitAndObserve(sup, lab, "t", "finish")).toBe(false);
-    expect(sup.whichChildren()).toEqual([{ id: "t", running: false, restarts: 0, restart: "transient" }]);
+    expect(sup.whichChildren()).toEqual([{ id: "t", running: false, restarting: false, restarts: 0, restart: "transient" }]);
     await sup.restartChild("t");
     expect(lab.starts("t")).toBe(2);
     expect(sup.whichChildren()[0]?.running).toBe(true);
@@ -71,7 +71,7 @@ describe("restart kinds", () => {
     await sup.start();
     expect(await exitAndObserve(sup, lab, "t", "finish")).toBe(false);
     expect(await exitAndObserve(sup, lab, "tmp", "crash")).toBe(false);
-    expect(sup.whichChildren()).toEqual([{ id: "t", running: false, restarts: 0, restart: "transient" }]);
+    expect(sup.whichChildren()).toEqual([{ id: "t", running: false, restarting: false, restarts: 0, restart: "transient" }]);
     // Still running: an API call is accepted.
     await sup.restartChild("t");
   });
