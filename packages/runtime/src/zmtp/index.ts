@@ -10,3 +10,4 @@ export * from "./mechanism.js";
 export * from "./null-mechanism.js";
 export * from "./plain-mechanism.js";
 export * from "./mechanism-option.js";
+export * from "./engine.js";
