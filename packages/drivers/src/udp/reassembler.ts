@@ -1,7 +1,9 @@
 /**
  * Reassembles fragmented messages (docs/protocols/udp.md §4) for one peer.
  * Fragments may arrive in any order and more than once; a message is
- * delivered only when every chunk is present, never half. Memory is bounded:
+ * delivered only when every chunk is present, never half. Memory is bounded,
+ * counting each partial message at its announced total from its first
+ * fragment (so a started message never loses its room to a later one):
  * at most `maxInFlight` partial messages and `maxPeerBytes` octets for this
  * peer (a new message evicts this peer's oldest), plus a {@link ReassemblyBudget}
  * shared by all the peers of a socket (a message that would exceed it is
@@ -73,9 +75,12 @@ interface Partial {
   total: number;
   /** Chunk size S. */
   size: number;
-  body: Uint8Array;
-  have: Uint8Array;
-  received: number;
+  /**
+   * Chunks received, by index: views, not copies. Nothing is allocated for
+   * the body until the last chunk arrives, so a flood of fragment starts
+   * announcing 16 MiB each costs neither memory nor CPU.
+   */
+  chunks: Map<number, Uint8Array>;
   deadline: number;
 }
 
@@ -135,7 +140,9 @@ export class Reassembler {
   /**
    * Take one fragment. Returns the message body (the `frames` encoding, to be
    * decoded with `decodeFrames`) when this fragment completes it, else
-   * undefined. The chunk is copied; the caller may reuse its datagram.
+   * undefined. The reassembler keeps `chunk` (a view) until the message
+   * completes or is dropped: the caller must not overwrite its bytes (a
+   * datagram from `dgram` is a fresh buffer, so that holds).
    */
   push(msgId: number, index: number, count: number, total: number, chunk: Uint8Array, now: number): Uint8Array | undefined {
     this.expire(now);
@@ -160,7 +167,7 @@ export class Reassembler {
       if (count === 1) {
         this.#completed++;
         this.#remember(msgId);
-        return chunk.slice();
+        return chunk;
       }
       p = this.#start(msgId, count, total, size, now);
       if (p === undefined) return undefined;
@@ -168,21 +175,21 @@ export class Reassembler {
       this.#drop(p, UDP_ERR.FRAGMENT_INCONSISTENT);
       return undefined;
     }
-    const bit = 1 << (index & 7);
-    const byte = index >>> 3;
-    if (((p.have[byte] as number) & bit) !== 0) {
+    if (p.chunks.has(index)) {
       this.#duplicates++;
       return undefined;
     }
-    p.have[byte] = (p.have[byte] as number) | bit;
-    p.body.set(chunk, index * size);
-    p.received++;
+    p.chunks.set(index, chunk);
     p.deadline = now + this.timeout;
-    if (p.received < p.count) return undefined;
+    if (p.chunks.size < p.count) return undefined;
     this.#release(p);
     this.#completed++;
     this.#remember(msgId);
-    return p.body;
+    // Not zero-filled: the per-fragment checks (same S, last = total − S ×
+    // (count − 1)) make the chunks cover the body exactly.
+    const body = Buffer.allocUnsafeSlow(total);
+    for (const [i, c] of p.chunks) body.set(c, i * size);
+    return new Uint8Array(body.buffer, body.byteOffset, total);
   }
 
   #start(msgId: number, count: number, total: number, size: number, now: number): Partial | undefined {
@@ -201,9 +208,7 @@ export class Reassembler {
       count,
       total,
       size,
-      body: new Uint8Array(total),
-      have: new Uint8Array((count + 7) >>> 3),
-      received: 0,
+      chunks: new Map(),
       deadline: now + this.timeout,
     };
     this.#partials.set(msgId, p);
