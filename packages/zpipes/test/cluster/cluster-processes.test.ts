@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { Proc, READER, startBroker, WRITER, type BrokerProc } from "./support/procs.js";
+
+// Two `zbroker --gossip` processes on loopback, a writer process on one and a
+// reader process on the other: the stream crosses the brokers over ZRE.
+const MiB = 1024 * 1024;
+const procs: Proc[] = [];
+afterEach(() => {
+  for (const p of procs.splice(0)) p.kill();
+});
+
+const tag = `zc${process.pid}`;
+let n = 0;
+
+async function brokers(): Promise<[BrokerProc, BrokerProc]> {
+  const id = `${tag}-${n++}`;
+  const a = await startBroker(`${id}-a`, []);
+  procs.push(a.proc);
+  const b = await startBroker(`${id}-b`, [a.zre]);
+  procs.push(b.proc);
+  await a.proc.waitFor("a sees b in ZPIPES", (l) => l.event === "cluster-peer-joined");
+  await b.proc.waitFor("b sees a in ZPIPES", (l) => l.event === "cluster-peer-joined");
+  return [a, b];
+}
+
+function client(kind: "writer" | "reader", broker: BrokerProc, pipe: string, args: string[] = []): Proc {
+  const p = new Proc(kind, kind === "writer" ? WRITER : READER, [broker.endpoint, pipe, ...args]);
+  procs.push(p);
+  return p;
+}
+
+describe("ZPIPES cluster across processes", () => {
+  it("256 MiB from a writer on broker A to a reader on broker B, sha256 equal on both ends", async () => {
+    const [a, b] = await brokers();
+    const reader = client("reader", b, "big");
+    await reader.waitFor("reader opened", (l) => l.opened === true);
+    const writer = client("writer", a, "big", [String(256 * MiB)]);
+    const w = await writer.waitFor("writer done", (l) => l.done === true || l.error !== undefined, 120_000);
+    const r = await reader.waitFor("reader done", (l) => l.done === true || l.error !== undefined, 30_000);
+    expect(w).toMatchObject({ done: true, bytes: 256 * MiB });
+    expect(r).toMatchObject({ done: true, bytes: 256 * MiB, prefixOk: true });
+    expect(r.sha256).toBe(w.sha256);
+    console.log(`256 MiB through two brokers: writer ${w.ms} ms, reader ${r.ms} ms = ${((256 * MiB) / 1e6 / ((r.ms as number) / 1000)).toFixed(1)} MB/s`);
+  }, 180_000);
+
+  it("killing the writer's broker mid-transfer: the reader gets a clean prefix then a failure, the writer's next call fails", async () => {
+    const [a, b] = await brokers();
+    const reader = client("reader", b, "cut");
+    await reader.waitFor("reader opened", (l) => l.opened === true);
+    const writer = client("writer", a, "cut", [String(256 * MiB)]);
+    await reader.waitFor("32 MiB read", (l) => typeof l.read === "number" && l.read >= 32 * MiB, 60_000);
+    a.proc.kill("SIGKILL");
+    const r = await reader.waitFor("reader failure", (l) => l.done === true || l.error !== undefined, 20_000);
+    const w = await writer.waitFor("writer failure", (l) => l.done === true || l.error !== undefined, 20_000);
+    // No silent loss: the reader does not see a normal end of the pipe.
+    expect(r.done).toBeUndefined();
+    expect(r.error).toBe("ZPIPES_FAILED");
+    // No duplicate, no gap, no reordering: what it got is exactly a prefix of the stream.
+    expect(r.prefixOk).toBe(true);
+    expect(r.bytes as number).toBeGreaterThanOrEqual(32 * MiB);
+    expect(w.done).toBeUndefined();
+    expect(w.error).toBeDefined();
+    expect(r.bytes as number).toBeLessThanOrEqual(w.acked as number);
+  }, 120_000);
+
+  it("killing the reader's broker mid-transfer: the writer's next call fails, the reader kept a clean prefix", async () => {
+    const [a, b] = await brokers();
+    const reader = client("reader", b, "cut2");
+    await reader.waitFor("reader opened", (l) => l.opened === true);
+    const writer = client("writer", a, "cut2", [String(256 * MiB)]);
+    await reader.waitFor("32 MiB read", (l) => typeof l.read === "number" && l.read >= 32 * MiB, 60_000);
+    b.proc.kill("SIGKILL");
+    const w = await writer.waitFor("writer failure", (l) => l.done === true || l.error !== undefined, 20_000);
+    const r = await reader.waitFor("reader failure", (l) => l.done === true || l.error !== undefined, 20_000);
+    expect(w.done).toBeUndefined();
+    expect(w.error).toBe("ZPIPES_FAILED");
+    expect(r.done).toBeUndefined();
+    expect(r.prefixOk).toBe(true);
+    await a.proc.waitFor("A logs the lost peer", (l) => l.event === "cluster-peer-gone" && (l.transfers as number) >= 1, 5000);
+  }, 120_000);
+});

@@ -1,0 +1,142 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
+import { ZpipesBroker } from "../../src/broker/index.js";
+import { ZpipesClient } from "../../src/client/index.js";
+import { Cluster } from "../../src/cluster/cluster.js";
+import { memoryLogger } from "../../src/log.js";
+import { isVtxError } from "@vtx/runtime/errors";
+
+// Two brokers in this process, each with its own ZRE node (gossip on
+// loopback, no UDP), clients connected over tcp on loopback.
+const fast = { evasiveMs: 300, expiredMs: 1500 };
+
+interface Site {
+  broker: ZpipesBroker;
+  cluster: Cluster;
+  endpoint: string;
+}
+const sites: Site[] = [];
+const clients: ZpipesClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close(500).catch(() => undefined)));
+  for (const s of sites.splice(0)) {
+    await s.cluster.stop();
+    await s.broker.stop();
+  }
+});
+
+async function site(name: string, gossip: string[], budget = 1024 * 1024): Promise<Site> {
+  const logger = memoryLogger();
+  const broker = new ZpipesBroker({ name, noDefaultEndpoint: true, endpoints: ["tcp://127.0.0.1:*"], budget, logger });
+  await broker.start();
+  const cluster = new Cluster({ registry: broker.registry, zre: { name, gossip, ...fast }, window: 2 * 1024 * 1024, announceMs: 200, logger });
+  await cluster.start();
+  const s = { broker, cluster, endpoint: broker.endpoints[0]! };
+  sites.push(s);
+  return s;
+}
+
+async function pair(): Promise<[Site, Site]> {
+  const a = await site("a", []);
+  const b = await site("b", [a.cluster.node.endpoint]);
+  await waitUntil("brokers see each other in ZPIPES", () => a.cluster.stats().peers === 1 && b.cluster.stats().peers === 1);
+  return [a, b];
+}
+
+async function waitUntil(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function open(kind: "reader" | "writer", s: Site, pipe: string): Promise<ZpipesClient> {
+  const c = kind === "reader" ? await ZpipesClient.openReader(pipe, { endpoint: s.endpoint }) : await ZpipesClient.openWriter(pipe, { endpoint: s.endpoint });
+  clients.push(c);
+  return c;
+}
+
+/** Deterministic stream: chunk i is filled from a counter, so any byte can be checked. */
+function chunk(i: number, size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  for (let o = 0; o + 4 <= size; o += 4) b.writeUInt32BE((i * size + o) >>> 0, o);
+  return b;
+}
+
+describe("ZPIPES cluster (two brokers, one process)", () => {
+  it("a writer on one broker and a reader on the other exchange 16 MiB in order (sha256 both ends)", async () => {
+    const [a, b] = await pair();
+    const reader = await open("reader", b, "p1");
+    const writer = await open("writer", a, "p1");
+    const n = 256;
+    const size = 64 * 1024;
+    const wHash = createHash("sha256");
+    const writing = (async () => {
+      for (let i = 0; i < n; i++) {
+        const c = chunk(i, size);
+        wHash.update(c);
+        await writer.write(c, 0);
+      }
+      await writer.close();
+    })();
+    const rHash = createHash("sha256");
+    let total = 0;
+    for (let guard = 0; guard < 10 * n; guard++) {
+      const got = await reader.read(size, 5000);
+      if (got === null) break;
+      rHash.update(got);
+      total += got.length;
+    }
+    await writing;
+    expect(total).toBe(n * size);
+    expect(rHash.digest("hex")).toBe(wHash.digest("hex"));
+    await waitUntil("transfer forgotten on both brokers", () => a.cluster.stats().outgoing === 0 && b.cluster.stats().incoming === 0);
+  });
+
+  it("matches whichever end opens first (writer first, then the reader elsewhere)", async () => {
+    const [a, b] = await pair();
+    const writer = await open("writer", a, "p2");
+    const w = writer.write(Buffer.from("hello over the cluster"), 0);
+    const reader = await open("reader", b, "p2");
+    await w;
+    expect((await reader.read(5, 5000))?.toString()).toBe("hello");
+    await writer.close();
+    expect((await reader.read(100, 5000))?.toString()).toBe(" over the cluster");
+    expect(await reader.read(100, 5000)).toBeNull();
+  });
+
+  it("the reader closing mid-transfer makes the writer's next call fail", async () => {
+    const [a, b] = await pair();
+    const reader = await open("reader", b, "p3");
+    const writer = await open("writer", a, "p3");
+    await writer.write(Buffer.alloc(1000, 1), 0);
+    expect((await reader.read(1000, 5000))?.length).toBe(1000);
+    await reader.close();
+    let failure: unknown;
+    for (let i = 0; i < 1000 && failure === undefined; i++) {
+      try {
+        await writer.write(Buffer.alloc(1000, 2), 2000);
+      } catch (err) {
+        failure = err;
+      }
+    }
+    expect(isVtxError(failure, "ZPIPES_FAILED")).toBe(true);
+  });
+
+  it("a writer on a third broker loses the race cleanly: its write times out (no reader for it), the first transfer is untouched", async () => {
+    const [a, b] = await pair();
+    const c = await site("c", [a.cluster.node.endpoint, b.cluster.node.endpoint]);
+    await waitUntil("three brokers", () => c.cluster.stats().peers === 2 && a.cluster.stats().peers === 2);
+    const reader = await open("reader", b, "p4");
+    const w1 = await open("writer", a, "p4");
+    await w1.write(Buffer.from("first"), 0);
+    expect((await reader.read(5, 5000))?.toString()).toBe("first");
+    const w2 = await open("writer", c, "p4");
+    // c announces its writer; b has a writer already, so c never gets a reader:
+    // its write times out (no reader), as with a local pipe that has none.
+    await expect(w2.write(Buffer.from("second"), 500)).rejects.toMatchObject({ code: "ZPIPES_TIMEOUT" });
+    await w1.write(Buffer.from("more"), 0);
+    expect((await reader.read(4, 5000))?.toString()).toBe("more");
+  });
+});
