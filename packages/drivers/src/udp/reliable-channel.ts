@@ -8,9 +8,17 @@
  *   class and, when an acknowledgement is owed, an ack block, then hands it to
  *   `transmit`. Unreliable (U) datagrams go at once. Reliable (R) datagrams go
  *   while fewer than `window` are unacknowledged and wait in a backlog
- *   otherwise; they are kept until acknowledged and retransmitted on RTO
- *   (RFC 6298 estimator, Karn's rule, doubling per retry) or on selective
- *   acknowledgement of a datagram at least `reorderThreshold` later.
+ *   otherwise; they are kept until acknowledged. Retransmission follows
+ *   RFC 6298: one timer, restarted whenever an ack makes progress, RTO from
+ *   the smoothed RTT, doubled on each expiry. RTT is timed on one datagram
+ *   at a time and the sample discarded if anything was retransmitted
+ *   meanwhile (Karn): a cumulative ack that closes a hole also covers
+ *   datagrams received long before, which would inflate the estimate.
+ *   On expiry the sender resends what the peer could have told it about but
+ *   did not: the unacknowledged datagrams within the ack mask's reach of the
+ *   oldest (33), not the whole window, since the receiver buffers what lies
+ *   beyond. A datagram is also resent at once when one at least
+ *   `reorderThreshold` later is selectively acknowledged (fast retransmit).
  * - **Receiving**: {@link ReliableChannel.receive} takes a datagram whose
  *   header was read (and whose commands were checked), applies its ack block,
  *   drops duplicates (both classes), and delivers R datagrams in order,
@@ -40,7 +48,7 @@ export interface ReliableChannelOptions {
   /** Bounds of the retransmission timeout, ms (default 10 .. 2000). */
   rtoMin?: number;
   rtoMax?: number;
-  /** Retransmissions of one datagram before the channel fails (default 50). */
+  /** Consecutive timer expiries without progress before the channel fails (default 50). */
   maxRetries?: number;
   /** Longest wait before acknowledging in-order R datagrams, ms (default 1). */
   ackDelay?: number;
@@ -48,6 +56,11 @@ export interface ReliableChannelOptions {
   ackEvery?: number;
   /** Fast retransmit once a datagram this much later is selectively acked (default 3). */
   reorderThreshold?: number;
+  /**
+   * First R sequence number, sent and expected (default 0 as §5 says; both
+   * sides must agree). Exists to test wrap-around at 2^32.
+   */
+  initialSeq?: number;
 }
 
 /** What {@link ReliableChannel.receive} did with a datagram. */
@@ -110,7 +123,6 @@ export class ReliableChannel {
   #sndNxt = 0;
   #sBuf: (Uint8Array | undefined)[];
   #sSent: Float64Array;
-  #sDeadline: Float64Array;
   #sRetries: Int32Array;
   #sAcked: Uint8Array;
   #backlog: (Uint8Array | undefined)[] = [];
@@ -118,6 +130,12 @@ export class ReliableChannel {
   #srtt = 0;
   #rttvar = 0;
   #rto: number;
+  /** The one retransmission timer (RFC 6298 §5), Infinity when nothing is in flight. */
+  #timer = Infinity;
+  /** The datagram being timed for an RTT sample, if any. */
+  #rttSeq = 0;
+  #rttStart = -1;
+  #backoffs = 0;
   #failed = false;
   #uNxt = 0;
 
@@ -165,9 +183,12 @@ export class ReliableChannel {
     this.#ackDelay = options.ackDelay ?? 1;
     this.#ackEvery = Math.max(1, options.ackEvery ?? 2);
     this.#reorder = Math.max(1, options.reorderThreshold ?? 3);
+    const first = (options.initialSeq ?? 0) >>> 0;
+    this.#sndUna = first;
+    this.#sndNxt = first;
+    this.#rcvNxt = first;
     this.#sBuf = new Array<Uint8Array | undefined>(ring).fill(undefined);
     this.#sSent = new Float64Array(ring);
-    this.#sDeadline = new Float64Array(ring);
     this.#sRetries = new Int32Array(ring);
     this.#sAcked = new Uint8Array(ring);
     this.#rBuf = new Array<Uint8Array | undefined>(ring).fill(undefined);
@@ -228,8 +249,12 @@ export class ReliableChannel {
     const dg = this.#seal(room, true, seq);
     this.#sBuf[slot] = dg;
     this.#sSent[slot] = now;
-    this.#sDeadline[slot] = now + this.#rto;
     this.#sRetries[slot] = 0;
+    if (this.#timer === Infinity) this.#timer = now + this.#rto;
+    if (this.#rttStart < 0) {
+      this.#rttSeq = seq;
+      this.#rttStart = now;
+    }
     this.#sAcked[slot] = 0;
     this.#stats.sentReliable++;
     this.#transmit(dg);
@@ -344,11 +369,14 @@ export class ReliableChannel {
       return;
     }
     const m = this.#mask;
-    let sample = -1;
+    const timing = this.#rttStart >= 0;
+    const timedSeq = this.#rttSeq;
+    let timedAcked = false;
     // Cumulative part.
+    const progress = seqDiff(next, this.#sndUna) > 0;
     while (seqDiff(next, this.#sndUna) > 0) {
       const slot = this.#sndUna & m;
-      if (this.#sAcked[slot] === 0 && this.#sRetries[slot] === 0) sample = now - (this.#sSent[slot] as number);
+      if (this.#sndUna === timedSeq) timedAcked = true;
       this.#sBuf[slot] = undefined;
       this.#sAcked[slot] = 0;
       this.#sndUna = seqAdd(this.#sndUna, 1);
@@ -362,12 +390,20 @@ export class ReliableChannel {
       const slot = s & m;
       highest = i + 1;
       if (this.#sAcked[slot] !== 0) continue;
-      if (this.#sRetries[slot] === 0) sample = now - (this.#sSent[slot] as number);
+      if (s === timedSeq) timedAcked = true;
       // Receivers never renege (§5): the bytes can go.
       this.#sAcked[slot] = 1;
       this.#sBuf[slot] = undefined;
     }
-    if (sample >= 0) this.#rttSample(sample);
+    if (timing && timedAcked) {
+      this.#rttSample(now - this.#rttStart);
+      this.#rttStart = -1;
+    }
+    if (progress) {
+      // RFC 6298 §5.2/5.3: stop or restart the timer on new acknowledgement.
+      this.#backoffs = 0;
+      this.#timer = this.inFlight > 0 ? now + this.#rto : Infinity;
+    }
     if (highest > 0) this.#fastRetransmit(seqAdd(next, highest), now);
     this.#drainBacklog(now);
   }
@@ -387,15 +423,11 @@ export class ReliableChannel {
   }
 
   #retransmit(slot: number, dg: Uint8Array, now: number): void {
-    const retries = (this.#sRetries[slot] as number) + 1;
-    if (retries > this.#maxRetries) {
-      this.#failed = true;
-      return;
-    }
-    this.#sRetries[slot] = retries;
+    this.#sRetries[slot] = (this.#sRetries[slot] as number) + 1;
     this.#sSent[slot] = now;
-    this.#sDeadline[slot] = now + Math.min(this.#rtoMax, this.#rto * 2 ** Math.min(retries, 16));
     this.#stats.retransmits++;
+    // Karn: a sample spanning a retransmission is ambiguous.
+    this.#rttStart = -1;
     // The same bytes: a stale ack block in them is harmless (acks only move forward).
     this.#transmit(dg);
   }
@@ -430,13 +462,22 @@ export class ReliableChannel {
    * ack can ride on data instead).
    */
   poll(now: number): void {
-    const m = this.#mask;
-    for (let s = this.#sndUna; seqDiff(this.#sndNxt, s) > 0 && !this.#failed; s = seqAdd(s, 1)) {
-      const slot = s & m;
-      const dg = this.#sBuf[slot];
-      if (dg === undefined || this.#sAcked[slot] !== 0) continue;
-      // RFC 6298 §5.5 backoff, per datagram: each retry waits twice as long.
-      if ((this.#sDeadline[slot] as number) <= now) this.#retransmit(slot, dg, now);
+    if (this.#timer <= now && !this.#failed) {
+      if (++this.#backoffs > this.#maxRetries) {
+        this.#failed = true;
+        this.#timer = Infinity;
+      } else {
+        const m = this.#mask;
+        const reach = seqAdd(this.#sndUna, 1 + MASK_BITS);
+        for (let s = this.#sndUna; seqDiff(this.#sndNxt, s) > 0 && seqDiff(reach, s) > 0; s = seqAdd(s, 1)) {
+          const slot = s & m;
+          const dg = this.#sBuf[slot];
+          if (dg !== undefined && this.#sAcked[slot] === 0) this.#retransmit(slot, dg, now);
+        }
+        // RFC 6298 §5.5-5.6: back off and restart.
+        this.#rto = Math.min(this.#rtoMax, this.#rto * 2);
+        this.#timer = now + this.#rto;
+      }
     }
     if (this.#ackOwed && this.#ackDue <= now) {
       this.#stats.bareAcks++;
@@ -446,12 +487,7 @@ export class ReliableChannel {
 
   /** When {@link poll} has work next (a retransmission or an ack), Infinity if never. */
   nextDeadline(): number {
-    let d = this.#ackOwed ? this.#ackDue : Infinity;
-    const m = this.#mask;
-    for (let s = this.#sndUna; seqDiff(this.#sndNxt, s) > 0; s = seqAdd(s, 1)) {
-      const slot = s & m;
-      if (this.#sBuf[slot] !== undefined && this.#sAcked[slot] === 0 && (this.#sDeadline[slot] as number) < d) d = this.#sDeadline[slot] as number;
-    }
-    return d;
+    const ack = this.#ackOwed ? this.#ackDue : Infinity;
+    return this.#failed ? ack : Math.min(ack, this.#timer);
   }
 }
