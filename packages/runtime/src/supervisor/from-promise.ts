@@ -2,6 +2,16 @@ import { VtxError } from "../errors.js";
 import { errorExit, type ChildExit, type ChildHandle } from "./child-handle.js";
 import { SupervisorCode } from "./supervisor-codes.js";
 
+export interface FromPromiseOptions {
+  /**
+   * The orderly stop, when aborting the signal is too blunt: e.g. a "stop"
+   * message on the task's control mailbox, so that a piscina task ends by
+   * itself instead of having its worker terminated. Default: abort the
+   * signal. The task should then resolve (a `normal` exit).
+   */
+  readonly stop?: () => void;
+}
+
 /**
  * A long-running async task as a supervised child.
  *
@@ -9,43 +19,46 @@ import { SupervisorCode } from "./supervisor-codes.js";
  * child's exit:
  * - resolved: `normal`;
  * - rejected after `stop()` aborted the signal, with the signal's reason or
- *   an `AbortError` (what `fetch`, `events.once`, timers/promises and
- *   zeromq.js-style loops throw when aborted): `shutdown`;
+ *   an `AbortError` (what `fetch`, `events.once`, `timers/promises` and
+ *   piscina's `run` reject with when aborted): `shutdown`;
+ * - rejected after `kill()`: an error with code VTX_SUPERVISOR_KILLED;
  * - rejected otherwise, or a synchronous throw: `error`, with the rejection
- *   as `{code, message}` (a `code` string property is kept, else VTX_INTERNAL).
+ *   as `{code, message}` (a string `code` property is kept, else VTX_INTERNAL).
  *
- * `kill()` aborts the signal too and then settles `exited` at once with a
- * VTX_SUPERVISOR_KILLED error: a promise cannot be forced to stop, so the
- * supervisor stops waiting for a task that ignores its signal. Such a task
- * keeps running in the background; design tasks to honour the signal.
+ * `kill()` aborts the signal (with a VTX_SUPERVISOR_KILLED reason) even
+ * when `options.stop` is set: for a piscina task, that terminates its
+ * worker. `exited` still settles only when the task does, so that a
+ * restart never overlaps with the old task; a task that ignores its signal
+ * is abandoned by the supervisor after its `killTimeout`, and keeps running
+ * in the background. Design tasks to honour the signal.
  */
-export function fromPromise(task: (signal: AbortSignal) => Promise<void>): ChildHandle {
+export function fromPromise(task: (signal: AbortSignal) => Promise<void>, options: FromPromiseOptions = {}): ChildHandle {
   const controller = new AbortController();
-  let settle!: (exit: ChildExit) => void;
-  let settled = false;
-  const exited = new Promise<ChildExit>((resolve) => {
-    settle = (exit) => {
-      if (settled) return;
-      settled = true;
-      resolve(exit);
-    };
-  });
+  let stopping = false;
+  let killed = false;
 
-  // async: a synchronous throw from `task` becomes a rejection like any other.
-  const running = (async () => {
-    await task(controller.signal);
+  const exited = (async (): Promise<ChildExit> => {
+    try {
+      // Inside the async function, a synchronous throw from `task` is a rejection like any other.
+      await task(controller.signal);
+      return { kind: "normal" };
+    } catch (err) {
+      if (killed) return errorExit(new VtxError(SupervisorCode.KILLED, "task killed", { cause: err }));
+      if (stopping && controller.signal.aborted && isAbortRejection(err, controller.signal)) return { kind: "shutdown" };
+      return errorExit(err);
+    }
   })();
-  void running.then(
-    () => settle({ kind: "normal" }),
-    (err: unknown) => settle(controller.signal.aborted && isAbortRejection(err, controller.signal) ? { kind: "shutdown" } : errorExit(err)),
-  );
 
   return {
     exited,
-    stop: () => controller.abort(),
+    stop: () => {
+      stopping = true;
+      if (options.stop !== undefined) options.stop();
+      else controller.abort();
+    },
     kill: () => {
-      controller.abort();
-      settle(errorExit(new VtxError(SupervisorCode.KILLED, "task killed: stopped waiting for it to settle")));
+      killed = true;
+      controller.abort(new VtxError(SupervisorCode.KILLED, "task killed"));
     },
   };
 }

@@ -7,4 +7,4 @@ export { resolveSupervisorOptions, type Strategy, type SupervisorOptions, type R
 export { RestartIntensity, type RestartVerdict } from "./restart-intensity.js";
 export { shutdownChild, type ShutdownResult } from "./shutdown-child.js";
 export { fromActor } from "./from-actor.js";
-export { fromPromise } from "./from-promise.js";
+export { fromPromise, type FromPromiseOptions } from "./from-promise.js";

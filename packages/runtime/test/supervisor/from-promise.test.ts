@@ -60,13 +60,50 @@ describe("fromPromise", () => {
     expect(await within(handle.exited, 1000, "exit")).toMatchObject({ kind: "error", error: { code: "E_FLUSH" } });
   });
 
-  it("kill() settles the exit at once for a task that ignores its signal", async () => {
-    let finishLater: () => void = () => {};
-    const handle = fromPromise(() => new Promise<void>((resolve) => (finishLater = resolve)));
+  it("kill() aborts the signal, and the task ending then is a VTX_SUPERVISOR_KILLED exit", async () => {
+    let aborted: unknown;
+    const handle = fromPromise(async (signal) => {
+      await new Promise((_, reject) =>
+        signal.addEventListener("abort", () => {
+          aborted = signal.reason;
+          reject(signal.reason as Error);
+        }),
+      );
+    });
     handle.kill?.();
     expect(await within(handle.exited, 1000, "exit")).toMatchObject({ kind: "error", error: { code: SupervisorCode.KILLED } });
-    finishLater(); // settling afterwards changes nothing
-    expect(await handle.exited).toMatchObject({ kind: "error" });
+    expect(aborted).toMatchObject({ code: SupervisorCode.KILLED });
+  });
+
+  it("uses options.stop as the orderly stop and keeps the signal for kill()", async () => {
+    let stopRequested: () => void = () => {};
+    const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
+    let signalSeen: AbortSignal | undefined;
+    const handle = fromPromise(
+      async (signal) => {
+        signalSeen = signal;
+        await stopped; // e.g. the task's control mailbox received "stop"
+      },
+      { stop: () => stopRequested() },
+    );
+    handle.stop();
+    expect(await within(handle.exited, 1000, "exit")).toEqual({ kind: "normal" });
+    expect(signalSeen?.aborted).toBe(false);
+  });
+
+  it("is abandoned by the supervisor after killTimeout when it ignores its signal", async () => {
+    let finishLater: () => void = () => {};
+    sup = new Supervisor({
+      killTimeout: 100,
+      children: [{ id: "deaf", shutdown: 50, start: () => fromPromise(() => new Promise<void>((resolve) => (finishLater = resolve))) }],
+    });
+    await sup.start();
+    const exited = nextEvent(sup, "child-exited");
+    const t0 = performance.now();
+    await within(sup.terminateChild("deaf"), 2000, "terminateChild");
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(148);
+    expect(await exited).toMatchObject({ killed: true, exit: { kind: "error", error: { code: SupervisorCode.KILLED } } });
+    finishLater();
   });
 
   it("runs under a supervisor: a failing task is restarted, and stop() aborts the running one", async () => {
