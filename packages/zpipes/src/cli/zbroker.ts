@@ -98,7 +98,7 @@ export async function main(argv = process.argv.slice(2), extraPlugins: BrokerPlu
   }
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
-      logger.log("info", "signal", { signal: sig });
+      logger.log("info", "signal", { signal: sig, cpuUsage: process.cpuUsage(), uptime: process.uptime() });
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);
       resolve();

@@ -1,0 +1,285 @@
+#!/usr/bin/env node
+/**
+ * ZPIPES throughput: N MiB (default 256) in 64 KiB chunks, writer and reader
+ * in separate processes, through one broker (its own process, the built
+ * `zbroker`), verified byte for byte by the reader. In the same run, the
+ * same bytes through a Unix pipe (`cat` into `cat`) as the ceiling. Medians
+ * of --runs (default 3) runs; MB = 10^6 bytes.
+ *
+ *   pnpm build && node packages/zpipes/bench/zpipes-bench.mjs [--mib 256] [--runs 3]
+ *
+ * Anchors: the C original did 157–241 MB/s through one broker, 139.5 MB/s
+ * through two (ZPIPES reference, same machine class). Bar: ≥ 600 MB/s.
+ *
+ * For the cluster bench: `transfer({ writerEndpoint, readerEndpoint, ... })`
+ * runs one verified transfer between any two broker endpoints.
+ */
+import { fork, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, openSync, writeSync, closeSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const DIST = join(HERE, "..", "dist");
+const ZBROKER = join(DIST, "cli", "zbroker.js");
+const POOL = 16;
+
+/** Deterministic payload: chunk i of the stream is pool[i % POOL]. */
+function makePool(chunk, seed = 0x9e3779b9) {
+  let x = seed >>> 0;
+  const pool = [];
+  for (let p = 0; p < POOL; p++) {
+    const b = Buffer.allocUnsafe(chunk);
+    for (let i = 0; i + 4 <= chunk; i += 4) {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      b.writeUInt32LE(x, i);
+    }
+    pool.push(b);
+  }
+  return pool;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+// ── child roles ─────────────────────────────────────────────────────────────
+
+async function writerRole({ endpoint, bytes, chunk, window }) {
+  const { ZpipesClient } = await import(pathToFileURL(join(DIST, "index.js")).href);
+  const pool = makePool(chunk);
+  const client = await ZpipesClient.openWriter("bench", { endpoint });
+  process.send({ ready: true });
+  await once(process, "message");
+  const t0 = now();
+  const n = Math.ceil(bytes / chunk);
+  let inflight = 0;
+  let next = 0;
+  let failed = null;
+  await new Promise((resolve) => {
+    const pump = () => {
+      while (!failed && next < n && inflight < window) {
+        const i = next++;
+        const len = Math.min(chunk, bytes - i * chunk);
+        const buf = len === chunk ? pool[i % POOL] : pool[i % POOL].subarray(0, len);
+        inflight++;
+        client.write(buf, 0).then(
+          () => {
+            inflight--;
+            if (next === n && inflight === 0) resolve();
+            else pump();
+          },
+          (err) => {
+            failed = err;
+            resolve();
+          },
+        );
+      }
+    };
+    pump();
+  });
+  if (failed) throw failed;
+  await client.close();
+  process.send({ t0, cpu: process.cpuUsage() });
+}
+
+async function readerRole({ endpoint, bytes, chunk, window, readSize }) {
+  const { ZpipesClient } = await import(pathToFileURL(join(DIST, "index.js")).href);
+  const pool = makePool(chunk);
+  const client = await ZpipesClient.openReader("bench", { endpoint });
+  process.send({ ready: true });
+  let got = 0;
+  let mismatch = -1;
+  let ended = false;
+  let inflight = 0;
+  const check = (buf) => {
+    // Compare against the expected stream piecewise (reads need not align with writes).
+    let at = 0;
+    while (at < buf.length) {
+      const off = got % chunk;
+      const want = pool[Math.floor(got / chunk) % POOL];
+      const k = Math.min(buf.length - at, chunk - off);
+      if (mismatch < 0 && buf.compare(want, off, off + k, at, at + k) !== 0) mismatch = got;
+      at += k;
+      got += k;
+    }
+  };
+  await new Promise((resolve, reject) => {
+    const pump = () => {
+      while (!ended && inflight < window) {
+        inflight++;
+        client.read(readSize ?? chunk, 0).then((buf) => {
+          inflight--;
+          if (buf === null) {
+            ended = true;
+            if (inflight === 0) resolve();
+            return;
+          }
+          check(buf);
+          if (ended && inflight === 0) resolve();
+          else pump();
+        }, reject);
+      }
+    };
+    pump();
+  });
+  const t1 = now();
+  await client.close();
+  process.send({ t1, got, mismatch, cpu: process.cpuUsage() });
+}
+
+// ── parent ──────────────────────────────────────────────────────────────────
+
+function child(role, args) {
+  const cp = fork(fileURLToPath(import.meta.url), ["--role", role, "--args", JSON.stringify(args)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const messages = [];
+  let waiter = null;
+  cp.on("message", (m) => {
+    if (waiter) {
+      const w = waiter;
+      waiter = null;
+      w(m);
+    } else messages.push(m);
+  });
+  const next = (what, timeoutMs = 120_000) =>
+    messages.length > 0
+      ? Promise.resolve(messages.shift())
+      : new Promise((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error(`${role}: no ${what} within ${timeoutMs} ms`)), timeoutMs);
+          const onExit = (code) => reject(new Error(`${role} exited with ${code} before ${what}`));
+          cp.once("exit", onExit);
+          waiter = (m) => {
+            clearTimeout(t);
+            cp.off("exit", onExit);
+            resolve(m);
+          };
+        });
+  return { cp, next };
+}
+
+/**
+ * One verified transfer of `bytes` in `chunk`-sized WRITEs from a writer
+ * process on `writerEndpoint` to a reader process on `readerEndpoint` (the
+ * same broker, or two clustered ones). Returns seconds and MB/s.
+ */
+export async function transfer({ writerEndpoint, readerEndpoint, bytes = 256 * 2 ** 20, chunk = 64 * 1024, window = 8, readSize = chunk }) {
+  const reader = child("reader", { endpoint: readerEndpoint, bytes, chunk, window: readSize > chunk ? Math.max(2, Math.ceil((window * chunk) / readSize)) : window, readSize });
+  await reader.next("reader ready");
+  const writer = child("writer", { endpoint: writerEndpoint, bytes, chunk, window });
+  await writer.next("writer ready");
+  writer.cp.send("go");
+  const [w, r] = await Promise.all([writer.next("writer result"), reader.next("reader result")]);
+  await Promise.all([once(writer.cp, "exit"), once(reader.cp, "exit")]);
+  if (r.got !== bytes) throw new Error(`reader got ${r.got} bytes, expected ${bytes}`);
+  if (r.mismatch >= 0) throw new Error(`data mismatch at byte ${r.mismatch}`);
+  const seconds = (r.t1 - w.t0) / 1000;
+  if (process.env.ZPIPES_BENCH_CPU) console.error(`cpu ms: writer ${JSON.stringify(w.cpu)} reader ${JSON.stringify(r.cpu)} wall ${seconds}`);
+  return { seconds, mbps: bytes / 1e6 / seconds };
+}
+
+/** Start the built zbroker as its own process; resolves once it is listening. */
+export async function startBroker(name, extraArgs = []) {
+  const nodeFlags = process.env.ZPIPES_BENCH_BROKER_FLAGS ? process.env.ZPIPES_BENCH_BROKER_FLAGS.split(" ") : [];
+  const cp = spawn(process.execPath, [...nodeFlags, ZBROKER, name, "--log-level", process.env.ZPIPES_BENCH_CPU ? "info" : "warn", ...extraArgs], {
+    stdio: ["ignore", "ignore", process.env.ZPIPES_BENCH_CPU ? "inherit" : "ignore"],
+  });
+  const { ZpipesClient } = await import(pathToFileURL(join(DIST, "index.js")).href);
+  // Ready when a client can open a pipe on it (bounded by the connect timeout).
+  const probe = await ZpipesClient.openReader(`probe-${process.pid}`, { broker: name, connectTimeout: 10_000 });
+  await probe.close();
+  return {
+    endpoint: `ipc://@/zpipes/${name}`,
+    async stop() {
+      cp.kill("SIGTERM");
+      const [code] = await once(cp, "exit");
+      if (code !== 0) throw new Error(`zbroker exited with ${code}`);
+    },
+  };
+}
+
+/** The same bytes through `cat file | cat > /dev/null` (the ceiling). */
+async function unixPipe(file, bytes) {
+  const t0 = now();
+  const cp = spawn("sh", ["-c", `cat '${file}' | cat > /dev/null`], { stdio: "inherit" });
+  const [code] = await once(cp, "exit");
+  if (code !== 0) throw new Error(`cat | cat exited with ${code}`);
+  const seconds = (now() - t0) / 1000;
+  return { seconds, mbps: bytes / 1e6 / seconds };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+export async function main(argv = process.argv.slice(2)) {
+  const { values } = parseArgs({
+    args: argv,
+    options: { mib: { type: "string" }, runs: { type: "string" }, chunk: { type: "string" }, window: { type: "string" }, "read-size": { type: "string" } },
+  });
+  const bytes = Number(values.mib ?? 256) * 2 ** 20;
+  const chunk = Number(values.chunk ?? 65536);
+  const runs = Math.max(1, Number(values.runs ?? 3));
+  const window = Number(values.window ?? 8);
+  const readSize = Number(values["read-size"] ?? chunk);
+
+  const dir = mkdtempSync(join(existsShm() ? "/dev/shm" : tmpdir(), "zpipes-bench-"));
+  const file = join(dir, "payload.bin");
+  const pool = makePool(chunk);
+  const fd = openSync(file, "w");
+  for (let i = 0; i * chunk < bytes; i++) writeSync(fd, pool[i % POOL], 0, Math.min(chunk, bytes - i * chunk));
+  closeSync(fd);
+
+  const oneBroker = [];
+  const pipe = [];
+  try {
+    for (let run = 0; run < runs; run++) {
+      const broker = await startBroker(`bench-${process.pid}-${run}`);
+      try {
+        oneBroker.push((await transfer({ writerEndpoint: broker.endpoint, readerEndpoint: broker.endpoint, bytes, chunk, window, readSize })).mbps);
+      } finally {
+        await broker.stop();
+      }
+      pipe.push((await unixPipe(file, bytes)).mbps);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const one = median(oneBroker);
+  const ceiling = median(pipe);
+  const fmt = (x) => x.toFixed(1);
+  console.log(`zpipes bench: ${bytes / 2 ** 20} MiB in ${chunk / 1024} KiB chunks, writer and reader in separate processes, ${runs} runs (median), window ${window}`);
+  console.log(`  one broker          ${fmt(one)} MB/s   runs: ${oneBroker.map(fmt).join(", ")}`);
+  console.log(`  unix pipe cat|cat   ${fmt(ceiling)} MB/s   runs: ${pipe.map(fmt).join(", ")}`);
+  console.log(`  ratio one broker / unix pipe: ${(one / ceiling).toFixed(2)}`);
+  console.log(`  ratio one broker / C original (157–241 MB/s): ${(one / 241).toFixed(2)}–${(one / 157).toFixed(2)}x`);
+  console.log(`  bar ≥ 600 MB/s: ${one >= 600 ? "met" : "NOT met"}`);
+  return { oneBroker: one, unixPipe: ceiling, runs: { oneBroker, unixPipe: pipe } };
+}
+
+function existsShm() {
+  return process.platform === "linux" && existsSync("/dev/shm");
+}
+
+const roleIdx = process.argv.indexOf("--role");
+if (roleIdx > 0) {
+  const role = process.argv[roleIdx + 1];
+  const args = JSON.parse(process.argv[process.argv.indexOf("--args") + 1]);
+  (role === "writer" ? writerRole(args) : readerRole(args)).then(
+    () => process.disconnect(),
+    (err) => {
+      console.error(`${role}: ${err?.code ?? ""} ${err?.message ?? err}`);
+      process.exit(1);
+    },
+  );
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
