@@ -85,6 +85,17 @@ export async function main(argv = process.argv.slice(2), extraPlugins: BrokerPlu
     maxMemory: num(values["max-memory"], DEFAULT_MAX_MEMORY),
     logger,
   });
+  // Signals are taken from here on: one arriving while starting stops the broker once started.
+  const stopRequested = new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      logger.log("info", "signal", { signal: sig, cpuUsage: process.cpuUsage(), uptime: process.uptime() });
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      resolve();
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
   try {
     await broker.start();
   } catch (err) {
@@ -96,16 +107,7 @@ export async function main(argv = process.argv.slice(2), extraPlugins: BrokerPlu
     const handle = await p.start(broker, values as Record<string, string | boolean | (string | boolean)[] | undefined>, logger);
     if (handle) running.push({ name: p.name, stop: () => handle.stop() });
   }
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      logger.log("info", "signal", { signal: sig, cpuUsage: process.cpuUsage(), uptime: process.uptime() });
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
-      resolve();
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
+  await stopRequested;
   for (const r of running.reverse()) {
     await r.stop().catch((err: unknown) => logger.log("error", "plugin-stop-failed", { plugin: r.name, message: (err as Error).message }));
   }

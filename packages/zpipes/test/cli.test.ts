@@ -1,0 +1,156 @@
+/**
+ * The built CLIs (`pnpm build` first): zbroker and zpipe as real processes.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { F, RawClient, uniqueName } from "./helpers/raw-client.js";
+
+const DIST = fileURLToPath(new URL("../dist/cli/", import.meta.url));
+const ZBROKER = `${DIST}zbroker.js`;
+const ZPIPE = `${DIST}zpipe.js`;
+
+const procs: ChildProcess[] = [];
+const clients: RawClient[] = [];
+afterEach(() => {
+  for (const c of clients.splice(0)) c.close();
+  for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+});
+
+beforeAll(() => {
+  expect(existsSync(ZBROKER) && existsSync(ZPIPE), "the CLIs are not built: run `pnpm build` (tsc -b)").toBe(true);
+});
+
+interface Broker {
+  name: string;
+  proc: ChildProcess;
+  stderr: () => string;
+}
+
+/** Start zbroker; resolves when it logged broker-started (bounded). */
+async function zbroker(args: string[] = []): Promise<Broker> {
+  const name = uniqueName("zb");
+  const proc = spawn(process.execPath, [ZBROKER, name, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  procs.push(proc);
+  let err = "";
+  proc.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!err.includes("broker-started")) {
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`zbroker did not start: ${err}`);
+    await once(proc.stderr as NodeJS.ReadableStream, "data");
+  }
+  return { name, proc, stderr: () => err };
+}
+
+/** Run zpipe to completion with `input` on stdin; bounded. */
+async function zpipe(args: string[], input?: Buffer, timeoutMs = 30_000): Promise<{ code: number | null; out: Buffer; err: string }> {
+  const proc = spawn(process.execPath, [ZPIPE, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  procs.push(proc);
+  const out: Buffer[] = [];
+  let err = "";
+  proc.stdout?.on("data", (d: Buffer) => out.push(d));
+  proc.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+  proc.stdin?.end(input ?? Buffer.alloc(0));
+  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+  const [code] = (await once(proc, "exit")) as [number | null];
+  clearTimeout(timer);
+  return { code, out: Buffer.concat(out), err };
+}
+
+const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+
+describe("zpipe", () => {
+  it("carries a file: cat file | zpipe write NAME, zpipe read NAME > file", async () => {
+    const b = await zbroker();
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const [w, r] = await Promise.all([zpipe(["write", "f", "-B", b.name], data), zpipe(["read", "f", "-B", b.name])]);
+    expect(w.code, w.err).toBe(0);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.length).toBe(data.length);
+    expect(sha(r.out)).toBe(sha(data));
+  });
+
+  it("prints a progress line on stderr with --progress", async () => {
+    const b = await zbroker();
+    const data = randomBytes(100_000);
+    const [w, r] = await Promise.all([zpipe(["write", "g", "-B", b.name, "--progress"], data), zpipe(["read", "g", "-B", b.name])]);
+    expect(w.code).toBe(0);
+    expect(r.out.length).toBe(data.length);
+    expect(w.err).toMatch(/zpipe write g: 0\.1 MB in [\d.]+ s \([\d.]+ MB\/s\) done/);
+  });
+
+  it("fails with ZPIPES_NO_BROKER and status 1 when no broker runs", async () => {
+    const r = await zpipe(["read", "x", "-B", uniqueName("none"), "-c", "300"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("ZPIPES_NO_BROKER");
+  });
+
+  it("rejects bad usage with status 2", async () => {
+    expect((await zpipe(["sideways", "x"])).code).toBe(2);
+  });
+});
+
+describe("zbroker", () => {
+  it("binds ipc://@/zpipes/<name> and extra endpoints, and logs JSON lines", async () => {
+    const b = await zbroker(["--endpoint", "tcp://127.0.0.1:0"]);
+    const first = JSON.parse(b.stderr().split("\n")[0] as string) as { event: string; endpoints: string[] };
+    expect(first.event).toBe("broker-started");
+    expect(first.endpoints[0]).toBe(`ipc://@/zpipes/${b.name}`);
+    const c = await RawClient.connect(`ipc://@/zpipes/${b.name}`);
+    clients.push(c);
+    expect(await c.call(F.ping)).toBe(F.PING_OK);
+  });
+
+  it("applies --budget: a WRITE beyond it waits for room", async () => {
+    const b = await zbroker(["--budget", "4"]);
+    const ep = `ipc://@/zpipes/${b.name}`;
+    const w = await RawClient.connect(ep);
+    const r = await RawClient.connect(ep);
+    clients.push(w, r);
+    expect(await w.call(F.output("p"))).toBe(F.OUTPUT_OK);
+    expect(await r.call(F.input("p"))).toBe(F.INPUT_OK);
+    expect(await w.call(F.write("1234", 0))).toBe(F.WRITE_OK);
+    expect(await w.call(F.write("5", 100))).toBe(F.WRITE_TIMEOUT);
+  });
+
+  it("ends on TERM with pending calls answered *_FAILED and exit status 0", async () => {
+    const b = await zbroker();
+    const ep = `ipc://@/zpipes/${b.name}`;
+    const r = await RawClient.connect(ep);
+    const w = await RawClient.connect(ep);
+    clients.push(r, w);
+    expect(await r.call(F.input("p"))).toBe(F.INPUT_OK);
+    expect(await w.call(F.output("q"))).toBe(F.OUTPUT_OK);
+    await r.send(F.read(10, 0));
+    await w.send(F.write("x", 0));
+    expect(await r.call(F.ping)).toBe(F.PING_OK);
+    expect(await w.call(F.ping)).toBe(F.PING_OK);
+    b.proc.kill("SIGTERM");
+    expect(await r.recvHex()).toBe(F.readFailed("broker shutting down"));
+    expect(await w.recvHex()).toBe(F.writeFailed("broker shutting down"));
+    const [code] = (await once(b.proc, "exit")) as [number | null];
+    expect(code).toBe(0);
+    expect(b.stderr()).toContain('"event":"broker-stopped"');
+  });
+
+  it("ends on INT with exit status 0", async () => {
+    const b = await zbroker();
+    b.proc.kill("SIGINT");
+    const [code] = (await once(b.proc, "exit")) as [number | null];
+    expect(code).toBe(0);
+  });
+
+  it("refuses a second broker of the same name with status 1 and a coded log line", async () => {
+    const b = await zbroker();
+    const second = spawn(process.execPath, [ZBROKER, b.name], { stdio: ["ignore", "ignore", "pipe"] });
+    procs.push(second);
+    let err = "";
+    second.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+    const [code] = (await once(second, "exit")) as [number | null];
+    expect(code).toBe(1);
+    expect(err).toContain("ZPIPES_BIND_FAILED");
+  });
+});
