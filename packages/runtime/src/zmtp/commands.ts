@@ -30,12 +30,36 @@ export interface ZmtpCommand {
   readonly name: string;
   /** Everything after the name. Aliases the frame body. */
   readonly data: Buffer;
+  /** Set when this was libzmq 4.3's malformed PLAIN ERROR (name bytes differ from `name`). */
+  readonly libzmqQuirk?: true;
+}
+
+/**
+ * libzmq 4.3's PLAIN mechanism writes its ERROR command as `"\x05ERROR"` in
+ * C, where the hex escape swallows the `E`: the body on the wire is
+ * 0x5E "RROR" reason-size reason (seen from libzmq 4.3.5). Its PLAIN client
+ * recognises only that form. We accept it as ERROR and can produce it
+ * ({@link encodeLibzmqPlainError}) so libzmq clients report an auth failure.
+ */
+const LIBZMQ_PLAIN_ERROR_PREFIX = Buffer.from([0x5e, 0x52, 0x52, 0x4f, 0x52]);
+
+function isLibzmqPlainError(body: Buffer): boolean {
+  return (
+    body.length >= 6 &&
+    body[0] === 0x5e &&
+    body[1] === 0x52 &&
+    body[2] === 0x52 &&
+    body[3] === 0x4f &&
+    body[4] === 0x52 &&
+    body[5] === body.length - 6
+  );
 }
 
 /** Splits a command body into name and data. Throws DecodeError `ZMTP_MALFORMED_COMMAND`. */
 export function parseCommand(body: Buffer, offset = 0): ZmtpCommand {
   if (body.length === 0) throw new DecodeError("ZMTP_MALFORMED_COMMAND", "empty command frame", offset, "command-name");
   const size = body[0]!;
+  if (size === 0x5e && isLibzmqPlainError(body)) return { name: CMD_ERROR, data: body.subarray(5), libzmqQuirk: true };
   if (size === 0) throw new DecodeError("ZMTP_MALFORMED_COMMAND", "command name is empty", offset, "command-name");
   if (size > body.length - 1) {
     throw new DecodeError("ZMTP_MALFORMED_COMMAND", `command name of ${size} bytes overflows a ${body.length}-byte command`, offset, "command-name");
@@ -49,7 +73,7 @@ export function parseCommand(body: Buffer, offset = 0): ZmtpCommand {
 
 /** Stream offset of a command's data, given the offset of its body. */
 export function commandDataOffset(command: ZmtpCommand, bodyOffset: number): number {
-  return bodyOffset + 1 + command.name.length;
+  return command.libzmqQuirk === true ? bodyOffset + LIBZMQ_PLAIN_ERROR_PREFIX.length : bodyOffset + 1 + command.name.length;
 }
 
 /** Builds a command body from a name and data parts. */
@@ -77,6 +101,13 @@ export function encodeError(reason: string): Buffer {
   let bytes = Buffer.from(reason, "utf8");
   if (bytes.length > MAX_ERROR_REASON) bytes = bytes.subarray(0, MAX_ERROR_REASON);
   return encodeCommandBody(CMD_ERROR, Uint8Array.of(bytes.length), bytes);
+}
+
+/** ERROR in the form libzmq 4.3's PLAIN client recognises (see {@link parseCommand}); reason cut to 255 bytes. */
+export function encodeLibzmqPlainError(reason: string): Buffer {
+  let bytes = Buffer.from(reason, "utf8");
+  if (bytes.length > MAX_ERROR_REASON) bytes = bytes.subarray(0, MAX_ERROR_REASON);
+  return Buffer.concat([LIBZMQ_PLAIN_ERROR_PREFIX, Uint8Array.of(bytes.length), bytes]);
 }
 
 /** Decodes ERROR data into its reason. */

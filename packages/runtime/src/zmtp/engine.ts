@@ -24,7 +24,7 @@
  * |---------------------------------|----------------------------------------------------------------------|
  * | `ZMTP_BAD_SIGNATURE`            | greeting does not start with 0xFF or byte 9 is not 0x7F (ZMTP 1.0 or not ZMTP) |
  * | `ZMTP_UNSUPPORTED_VERSION`      | peer's major version < 3 (ZMTP 2.0 sends 1)                          |
- * | `ZMTP_MECHANISM_MISMATCH`       | peer proposes another mechanism, an invalid name, or the same PLAIN role |
+ * | `ZMTP_MECHANISM_MISMATCH`       | peer proposes another mechanism (or an invalid name) in its greeting |
  * | `ZMTP_MALFORMED_FRAME`          | reserved flag bits set, or a command frame with MORE                 |
  * | `ZMTP_MALFORMED_COMMAND`        | bad command name size/characters, bad ERROR/PING/PONG/HELLO layout   |
  * | `ZMTP_MALFORMED_METADATA`       | property sizes overflow the command, empty name, no Socket-Type      |

@@ -32,6 +32,17 @@ export interface Greeting {
   /** Mechanism name without the NUL padding, e.g. "NULL", "PLAIN", "CURVE". */
   readonly mechanism: string;
   readonly asServer: boolean;
+  /**
+   * The 8 signature padding octets. libzmq writes its routing-id length + 1
+   * (a ZMTP 1.0 leftover) into the last one, so a non-zero byte 7 hints at
+   * libzmq; used only to pick libzmq-compatible quirks.
+   */
+  readonly padding: Buffer;
+}
+
+/** True when the greeting's padding looks like libzmq's (last octet = routing-id length + 1 >= 1). */
+export function looksLikeLibzmq(greeting: Greeting): boolean {
+  return greeting.padding[7] !== 0;
 }
 
 // RFC 37: mechanism = 20mechanism-char; mechanism-char = "A"-"Z" / DIGIT / "-" / "_" / "." / "+" / %x0
@@ -134,6 +145,7 @@ export class GreetingDecoder {
       minor: b[11]!,
       mechanism: b.toString("latin1", MECHANISM_OFFSET, end),
       asServer: b[AS_SERVER_OFFSET] !== 0,
+      padding: Buffer.from(b.subarray(1, 9)),
     };
   }
 }

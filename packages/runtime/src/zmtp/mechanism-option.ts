@@ -5,7 +5,7 @@
  */
 import type { Mechanism } from "./mechanism.js";
 import { NullMechanism } from "./null-mechanism.js";
-import { PlainClientMechanism, PlainServerMechanism, type PlainAuthenticator } from "./plain-mechanism.js";
+import { PlainClientMechanism, PlainServerMechanism, type PlainAuthenticator, type PlainErrorForm } from "./plain-mechanism.js";
 
 export interface PlainClientOption {
   readonly type: "PLAIN";
@@ -16,6 +16,8 @@ export interface PlainClientOption {
 export interface PlainServerOption {
   readonly type: "PLAIN";
   readonly authenticate: PlainAuthenticator;
+  /** ERROR form on refusal, default "auto" (libzmq's form to libzmq-looking peers). */
+  readonly errorForm?: PlainErrorForm;
 }
 
 export type MechanismOption = "NULL" | PlainClientOption | PlainServerOption | Mechanism;
@@ -27,7 +29,7 @@ export function createMechanism(option: MechanismOption): Mechanism {
   if ("type" in option && option.type === "PLAIN") {
     if ("authenticate" in option) {
       if (typeof option.authenticate !== "function") throw new TypeError("PLAIN server needs an authenticate function");
-      return new PlainServerMechanism(option.authenticate);
+      return new PlainServerMechanism(option.authenticate, option.errorForm);
     }
     if ("username" in option) return new PlainClientMechanism(option.username, option.password);
   }

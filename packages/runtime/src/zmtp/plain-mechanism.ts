@@ -7,12 +7,18 @@
  *   C: INITIATE metadata
  *   S: READY    metadata
  *
- * Exactly one peer is the server (as-server = 1 in its greeting); two
- * clients or two servers cannot complete the handshake, so that is refused
- * at once with ZMTP_MECHANISM_MISMATCH. The server checks credentials with
+ * Each side knows its role from its own configuration. The peer's as-server
+ * greeting field is NOT checked: libzmq 4.3.5 sends as-server = 0 even from
+ * a PLAIN server (seen on the wire), so a check would refuse libzmq. Two
+ * clients fail on the unexpected HELLO; two servers both wait for a HELLO
+ * that never comes (the driver's handshake timeout ends that). The server checks credentials with
  * a user callback, like a ZAP handler (RFC 27), which may be asynchronous.
  * On refusal it sends ERROR with reason "400", the ZAP status code libzmq
- * sends and its clients parse.
+ * sends and its clients parse. libzmq 4.3's PLAIN client only recognises its
+ * own malformed ERROR (see `encodeLibzmqPlainError`): with an RFC ERROR it
+ * reports a protocol error instead of an auth failure. So by default
+ * ("auto") a peer whose greeting looks like libzmq's gets that form, others
+ * the RFC 37 form.
  */
 import { VtxError } from "../errors.js";
 import {
@@ -22,9 +28,11 @@ import {
   decodeError,
   encodeCommandBody,
   encodeError,
+  encodeLibzmqPlainError,
   encodeReady,
   type ZmtpCommand,
 } from "./commands.js";
+import { looksLikeLibzmq } from "./greeting.js";
 import type { Mechanism, MechanismContext, MechanismStep } from "./mechanism.js";
 import { decodeMetadata } from "./metadata.js";
 import { DecodeError } from "../errors.js";
@@ -44,6 +52,9 @@ export interface PlainCredentials {
 
 /** Returns true to accept the client. Throwing or rejecting counts as refusal. */
 export type PlainAuthenticator = (credentials: PlainCredentials) => boolean | Promise<boolean>;
+
+/** Which ERROR a PLAIN server sends on refusal: libzmq 4.3's form, RFC 37's, or chosen from the peer's greeting. */
+export type PlainErrorForm = "auto" | "libzmq" | "rfc";
 
 /** Encodes HELLO. Throws TypeError when a credential exceeds 255 bytes. */
 export function encodeHello(username: string | Uint8Array, password: string | Uint8Array): Buffer {
@@ -85,12 +96,6 @@ function unexpected(command: ZmtpCommand, offset: number, phase: string): Mechan
   };
 }
 
-function roleClash(context: MechanismContext, asServer: boolean): MechanismStep | undefined {
-  if (context.peerGreeting.asServer !== asServer) return undefined;
-  const role = asServer ? "server" : "client";
-  return { error: new VtxError("ZMTP_MECHANISM_MISMATCH", `both peers are PLAIN ${role}s`, { detail: { role } }) };
-}
-
 /** PLAIN client side: sends credentials, then its metadata. */
 export class PlainClientMechanism implements Mechanism {
   readonly name = "PLAIN";
@@ -105,7 +110,7 @@ export class PlainClientMechanism implements Mechanism {
 
   start(context: MechanismContext): MechanismStep {
     this.#metadata = context.localMetadata;
-    return roleClash(context, false) ?? { send: [this.#hello] };
+    return { send: [this.#hello] };
   }
 
   handle(command: ZmtpCommand, offset: number): MechanismStep {
@@ -136,17 +141,19 @@ export class PlainServerMechanism implements Mechanism {
   readonly name = "PLAIN";
   readonly asServer = true;
   readonly #authenticate: PlainAuthenticator;
+  readonly #errorForm: PlainErrorForm;
   #context: MechanismContext | undefined;
   #state: "hello" | "authenticating" | "initiate" | "done" = "hello";
   #username = "";
 
-  constructor(authenticate: PlainAuthenticator) {
+  constructor(authenticate: PlainAuthenticator, errorForm: PlainErrorForm = "auto") {
     this.#authenticate = authenticate;
+    this.#errorForm = errorForm;
   }
 
   start(context: MechanismContext): MechanismStep {
     this.#context = context;
-    return roleClash(context, true) ?? {};
+    return {};
   }
 
   handle(command: ZmtpCommand, offset: number): MechanismStep | Promise<MechanismStep> {
@@ -194,8 +201,10 @@ export class PlainServerMechanism implements Mechanism {
   }
 
   #refuse(cause: unknown): MechanismStep {
+    const form = this.#errorForm;
+    const libzmq = form === "libzmq" || (form === "auto" && this.#context !== undefined && looksLikeLibzmq(this.#context.peerGreeting));
     return {
-      send: [encodeError("400")],
+      send: [libzmq ? encodeLibzmqPlainError("400") : encodeError("400")],
       error: new VtxError("ZMTP_AUTH_FAILED", `PLAIN credentials refused for user ${JSON.stringify(this.#username)}`, {
         cause,
         detail: { username: this.#username },

@@ -12,6 +12,7 @@ import {
   encodeError,
   encodeHello,
   encodeInitiate,
+  encodeLibzmqPlainError,
   encodePing,
   encodePong,
   encodeReady,
@@ -80,6 +81,16 @@ describe("ZMTP commands", () => {
     expect(codeOf(() => decodeHello(Buffer.from("\x05ab", "latin1")))).toBe("ZMTP_MALFORMED_COMMAND");
     expect(codeOf(() => decodeHello(Buffer.from("\x01a\x05pw", "latin1")))).toBe("ZMTP_MALFORMED_COMMAND");
     expect(codeOf(() => decodeHello(Buffer.from("\x01a", "latin1")))).toBe("ZMTP_MALFORMED_COMMAND");
+  });
+
+  it("reads libzmq 4.3's malformed PLAIN ERROR (0x5E \"RROR\", from its \"\\x05ERROR\" C literal) as ERROR", () => {
+    const wire = Buffer.from("5e52524f5203343030", "hex"); // captured from libzmq 4.3.5
+    const cmd = parseCommand(wire, 70);
+    expect(cmd.name).toBe("ERROR");
+    expect(decodeError(cmd.data)).toBe("400");
+    expect(encodeLibzmqPlainError("400")).toEqual(wire);
+    // Only that exact shape: a reason size that does not match stays malformed.
+    expect(codeOf(() => parseCommand(Buffer.from("5e52524f5209343030", "hex")))).toBe("ZMTP_MALFORMED_COMMAND");
   });
 
   it("cuts an ERROR reason to 255 bytes", () => {

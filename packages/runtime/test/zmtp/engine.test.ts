@@ -367,6 +367,23 @@ describe("ZMTP engine, PLAIN mechanism", () => {
     expect(rb.peer).toBeUndefined();
   });
 
+  it("refuses with libzmq's ERROR form to a libzmq-looking peer and RFC 37's to others (errorForm auto)", () => {
+    for (const [byte8, form, expected] of [
+      [1, "auto", "5e52524f5203343030"],
+      [0, "auto", "054552524f5203343030"],
+      [0, "libzmq", "5e52524f5203343030"],
+      [1, "rfc", "054552524f5203343030"],
+    ] as const) {
+      const r = new Recorder();
+      const e = new ZmtpEngine({ socketType: "ROUTER", mechanism: { type: "PLAIN", authenticate: () => false, errorForm: form } }, r);
+      const greeting = encodeGreeting({ mechanism: "PLAIN", asServer: false });
+      greeting[8] = byte8;
+      e.push(Buffer.concat([greeting, encodeCommandFrame(encodeHello("u", "p"))]));
+      expect(r.errors[0]?.code).toBe("ZMTP_AUTH_FAILED");
+      expect(framesOf(r.bytes).map((f) => f.body.toString("hex"))).toEqual([expected]);
+    }
+  });
+
   it("treats a throwing or rejecting authenticator as refusal", async () => {
     const throwing = enginePair(
       { socketType: "DEALER", mechanism: { type: "PLAIN", username: "u", password: "p" } },
@@ -425,17 +442,18 @@ describe("ZMTP engine, PLAIN mechanism", () => {
     expect(ra.sent.length).toBeGreaterThan(0);
   });
 
-  it("refuses two PLAIN clients (or two servers) with ZMTP_MECHANISM_MISMATCH", () => {
+  it("does not rely on the peer's as-server field (libzmq sends 0 from PLAIN servers); two clients fail on HELLO", () => {
+    const r = new Recorder();
+    const e = new ZmtpEngine({ socketType: "DEALER", mechanism: { type: "PLAIN", username: "u", password: "p" } }, r);
+    e.push(Buffer.concat([encodeGreeting({ mechanism: "PLAIN", asServer: false }), encodeCommandFrame(encodeCommandBody("WELCOME"))]));
+    expect(e.state).toBe("handshake");
+    expect(r.errors).toEqual([]);
     const clients = enginePair(
       { socketType: "DEALER", mechanism: { type: "PLAIN", username: "u", password: "p" } },
       { socketType: "ROUTER", mechanism: { type: "PLAIN", username: "u", password: "p" } },
     );
-    expect(clients.ra.errors[0]?.code).toBe("ZMTP_MECHANISM_MISMATCH");
-    const servers = enginePair(
-      { socketType: "DEALER", mechanism: { type: "PLAIN", authenticate: () => true } },
-      { socketType: "ROUTER", mechanism: { type: "PLAIN", authenticate: () => true } },
-    );
-    expect(servers.rb.errors[0]?.code).toBe("ZMTP_MECHANISM_MISMATCH");
+    expect(clients.ra.errors[0]?.code).toBe("ZMTP_UNEXPECTED_COMMAND");
+    expect(clients.ra.errors[0]?.detail).toMatchObject({ command: "HELLO" });
   });
 
   it("refuses a READY out of turn during the PLAIN handshake", () => {

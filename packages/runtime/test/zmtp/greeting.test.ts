@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DecodeError } from "../../src/errors.js";
-import { GREETING_SIZE, GreetingDecoder, encodeGreeting } from "../../src/zmtp/index.js";
+import { GREETING_SIZE, GreetingDecoder, encodeGreeting, looksLikeLibzmq } from "../../src/zmtp/index.js";
 
 function decodeAll(bytes: Uint8Array, splits: number[] = []): GreetingDecoder {
   const d = new GreetingDecoder();
@@ -44,7 +44,8 @@ describe("ZMTP greeting", () => {
       expect(d.done).toBe(false);
       expect(d.push(bytes.subarray(i, i + 1))).toBe(1);
     }
-    expect(d.greeting).toEqual({ major: 3, minor: 1, mechanism: "NULL", asServer: false });
+    expect(d.greeting).toEqual({ major: 3, minor: 1, mechanism: "NULL", asServer: false, padding: Buffer.alloc(8) });
+    expect(looksLikeLibzmq(d.greeting!)).toBe(false);
   });
 
   it("accepts libzmq's staged greeting: signature with routing-id length in the padding, then major, then the rest", () => {
@@ -52,6 +53,8 @@ describe("ZMTP greeting", () => {
     bytes[8] = 0x01; // libzmq writes routing_id_size + 1 into the padding
     const d = decodeAll(bytes, [10, 11]);
     expect(d.greeting?.mechanism).toBe("NULL");
+    expect(d.greeting?.padding).toEqual(Buffer.from([0, 0, 0, 0, 0, 0, 0, 1]));
+    expect(looksLikeLibzmq(d.greeting!)).toBe(true);
   });
 
   it("stops consuming at byte 64 so the frames behind it stay in the chunk", () => {
@@ -126,7 +129,7 @@ describe("ZMTP greeting", () => {
         fc.array(fc.integer({ min: 0, max: 64 }), { maxLength: 6 }),
         (mechanism, asServer, minor, splits) => {
           const d = decodeAll(encodeGreeting({ mechanism, asServer, minor }), splits.sort((a, b) => a - b));
-          expect(d.greeting).toEqual({ major: 3, minor, mechanism, asServer });
+          expect(d.greeting).toMatchObject({ major: 3, minor, mechanism, asServer });
         },
       ),
     );

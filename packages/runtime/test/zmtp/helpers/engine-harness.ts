@@ -60,6 +60,11 @@ export class Recorder implements ZmtpEngineSink {
     this.#wake();
   }
 
+  /** Wakes waiters after a change the sink does not see (e.g. the transport closed). */
+  notify(): void {
+    this.#wake();
+  }
+
   /** All bytes sent so far, concatenated. */
   get bytes(): Buffer {
     return Buffer.concat(this.sent);
