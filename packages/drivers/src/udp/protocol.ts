@@ -50,3 +50,16 @@ export {
   type ReliableChannelOptions,
   type ReliableChannelStats,
 } from "./reliable-channel.js";
+export {
+  DEFAULT_HEARTBEAT,
+  DEFAULT_TIMEOUT,
+  DEFAULT_WINDOW,
+  HelloRetry,
+  helloFor,
+  judgeHello,
+  negotiate,
+  type HelloVerdict,
+  type NegotiatedSession,
+  type SessionConfig,
+} from "./handshake.js";
+export { Liveness } from "./liveness.js";
