@@ -42,9 +42,25 @@ export function isAbnormalExit(exit: ChildExit): boolean {
   return exit.kind === "error";
 }
 
-/** The exit of an error: the error as plain data. */
+/**
+ * The exit of an error: the error as plain data. Besides what
+ * `toWireError` converts, a plain `{code, message}` object is taken as it
+ * is: that is how an error crosses from a worker thread (an Error's own
+ * `code` property does not survive structured clone).
+ */
 export function errorExit(err: unknown): ChildExit {
+  if (isPlainWireError(err)) return { kind: "error", error: { code: err.code, message: err.message } };
   return { kind: "error", error: toWireError(err) };
+}
+
+function isPlainWireError(err: unknown): err is WireError {
+  return (
+    typeof err === "object" &&
+    err !== null &&
+    !(err instanceof Error) &&
+    typeof (err as { code?: unknown }).code === "string" &&
+    typeof (err as { message?: unknown }).message === "string"
+  );
 }
 
 /**
