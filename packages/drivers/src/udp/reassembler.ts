@@ -43,7 +43,11 @@ export interface ReassemblerOptions {
   maxInFlight?: number;
   /** Octets of partial messages for this peer (default 2 × maxMessageSize). */
   maxPeerBytes?: number;
-  /** Drop a partial message after this long without a new fragment, ms (default 1000). */
+  /**
+   * Drop a partial message after this long without a new fragment, ms
+   * (default 1000). Use Infinity for a reliable session (§4): its fragments
+   * arrive in order and may wait longer than this behind RTO backoff.
+   */
   timeout?: number;
   /** Shared budget (default: a private one of 64 MiB). */
   budget?: ReassemblyBudget;

@@ -42,7 +42,7 @@ interface InFlight {
 export class Endpoint {
   readonly channel: ReliableChannel;
   readonly batcher: Batcher;
-  readonly rx = new Receiver({ timeout: 60_000 });
+  readonly rx: Receiver;
   peer!: Endpoint;
   constructor(
     readonly link: Link,
@@ -51,6 +51,8 @@ export class Endpoint {
     options: Partial<ReliableChannelOptions>,
     maxDatagram: number,
   ) {
+    // §4: the reassembly timeout applies to plain mode only.
+    this.rx = new Receiver({ timeout: reliable ? Infinity : 1000 });
     this.channel = new ReliableChannel({ session: name === "a" ? 1 : 2, transmit: (dg) => link.send(this.peer, dg), ...options });
     this.batcher = new Batcher((room) => this.channel.send(room, reliable, link.now), { reliable, maxDatagram });
   }
