@@ -36,6 +36,13 @@ export interface ChildSpec {
   readonly restart?: RestartKind;
   /** Default {@link DEFAULT_SHUTDOWN_MS}. */
   readonly shutdown?: Shutdown;
+  /**
+   * Not OTP (whose start functions are synchronous): the most ms `start()`
+   * may take before it counts as a failed start (VTX_SUPERVISOR_START_TIMEOUT);
+   * a handle that arrives later is killed. Default: wait for ever, which
+   * blocks the supervisor (including `stop()`) while a start hangs.
+   */
+  readonly startTimeout?: number;
 }
 
 /** A child spec with its defaults filled in. */
@@ -44,6 +51,7 @@ export interface ResolvedChildSpec {
   readonly start: () => ChildHandle | Promise<ChildHandle>;
   readonly restart: RestartKind;
   readonly shutdown: Shutdown;
+  readonly startTimeout: number | undefined;
 }
 
 /** Checks a spec and fills in its defaults; throws VTX_SUPERVISOR_BAD_SPEC. */
@@ -60,6 +68,10 @@ export function resolveChildSpec(spec: ChildSpec): ResolvedChildSpec {
   const shutdownOk =
     shutdown === "brutal_kill" || shutdown === "infinity" || (typeof shutdown === "number" && Number.isFinite(shutdown) && shutdown >= 0);
   if (!shutdownOk) throw bad(`shutdown must be ms >= 0, "brutal_kill" or "infinity", not ${String(shutdown)}`);
+  const startTimeout = spec.startTimeout;
+  if (startTimeout !== undefined && !(Number.isFinite(startTimeout) && startTimeout > 0)) {
+    throw bad(`startTimeout must be ms > 0, not ${String(startTimeout)}`);
+  }
   // Called through the spec, so that a spec object with a method keeps its `this`.
-  return { id: spec.id, start: () => spec.start(), restart, shutdown };
+  return { id: spec.id, start: () => spec.start(), restart, shutdown, startTimeout };
 }

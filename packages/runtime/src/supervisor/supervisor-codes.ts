@@ -9,6 +9,8 @@ export const SupervisorCode = {
   START: "VTX_SUPERVISOR_START",
   /** A child's `start()` threw or rejected (startChild, restartChild). */
   CHILD_START: "VTX_SUPERVISOR_CHILD_START",
+  /** A child's `start()` took longer than its `startTimeout` (the cause of a CHILD_START or START error). */
+  START_TIMEOUT: "VTX_SUPERVISOR_START_TIMEOUT",
   /** Invalid supervisor options or child spec. */
   BAD_SPEC: "VTX_SUPERVISOR_BAD_SPEC",
   /** A child with that id is already present. */

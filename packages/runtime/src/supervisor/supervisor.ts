@@ -63,10 +63,15 @@ type State = "idle" | "starting" | "running" | "stopping" | "stopped";
  * must not *await* a call on its own supervisor (it would wait for itself).
  *
  * Deviations from OTP, all deliberate:
- * - an optional `restartDelay` (backoff) before each restart;
+ * - an optional `restartDelay` (backoff) between stopping a restart's
+ *   children and starting them, during which they show `restarting`;
+ * - an optional per-child `startTimeout` (OTP start functions are
+ *   synchronous and bounded by the child's own init timeout);
  * - a kill is the child's own code, so the wait after it is bounded by
  *   `killTimeout` and the child is abandoned after that;
- * - children's exits are plain data ({@link ChildExit}), not Erlang reasons.
+ * - children's exits are plain data ({@link ChildExit}), not Erlang reasons;
+ * - a child's exit is handled from a macrotask after its `exited` settles,
+ *   so a crash loop can never starve the event loop.
  *
  * @example
  * ```ts
@@ -347,7 +352,7 @@ export class Supervisor {
     const id = rec.spec.id;
     let handle: ChildHandle;
     try {
-      handle = await rec.spec.start();
+      handle = await this.#callStart(rec.spec);
       if (typeof handle !== "object" || handle === null || typeof handle.stop !== "function" || typeof handle.exited?.then !== "function") {
         throw new TypeError("start() must return a ChildHandle { exited: Promise, stop() }");
       }
@@ -368,6 +373,39 @@ export class Supervisor {
     this.#events.emit("child-started", { id, restarts: rec.restarts });
     if (restartCause !== undefined) this.#events.emit("child-restarted", { id, restarts: rec.restarts, cause: restartCause });
     return undefined;
+  }
+
+  /** Calls the spec's start, within its startTimeout if it has one. */
+  async #callStart(spec: ResolvedChildSpec): Promise<ChildHandle> {
+    // An async wrapper: start() is called right now, and a synchronous throw becomes a rejection.
+    const starting = (async () => spec.start())();
+    const ms = spec.startTimeout;
+    if (ms === undefined) return starting;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new VtxError(SupervisorCode.START_TIMEOUT, `start() took more than ${ms} ms`, { detail: { id: spec.id } })), ms);
+    });
+    try {
+      return await Promise.race([starting, timeout]);
+    } catch (err) {
+      // Too late: whatever starts after the timeout is stopped at once, so nothing runs unsupervised.
+      if (err instanceof VtxError && err.code === SupervisorCode.START_TIMEOUT) {
+        starting.then(
+          (late) => {
+            try {
+              if (late.kill !== undefined) late.kill();
+              else late.stop();
+            } catch {
+              // A handle that cannot even be killed: nothing more to do.
+            }
+          },
+          () => undefined,
+        );
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** A child instance ended by itself (OTP: the supervisor got its 'EXIT'). */

@@ -46,6 +46,38 @@ describe("supervisor lifecycle", () => {
     await expect(sup.start()).rejects.toSatisfy(hasCode(SupervisorCode.START));
   });
 
+  it("fails a start that takes longer than its startTimeout, and kills the handle that arrives late", async () => {
+    const lab = new ChildLab();
+    const inner = lab.spec("slow");
+    let arrive: () => void = () => {};
+    const arrived = new Promise<void>((resolve) => (arrive = resolve));
+    sup = new Supervisor({
+      children: [
+        {
+          id: "slow",
+          startTimeout: 50,
+          start: async () => {
+            await new Promise((resolve) => setTimeout(resolve, 150));
+            const handle = await inner.start();
+            arrive();
+            return handle;
+          },
+        },
+      ],
+    });
+    const t0 = performance.now();
+    const err: unknown = await sup.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(performance.now() - t0).toBeLessThan(140);
+    expect(isVtxError(err, SupervisorCode.START)).toBe(true);
+    expect(isVtxError((err as VtxError).cause, SupervisorCode.START_TIMEOUT)).toBe(true);
+    await within(arrived, 2000, "the late start");
+    await within(lab.live("slow").exited, 1000, "the late child to be killed");
+    expect(lab.live("slow").killCalls).toBe(1);
+  });
+
   it("refuses a second start(), and start() after stop()", async () => {
     sup = new Supervisor();
     await sup.start();
@@ -72,6 +104,7 @@ describe("supervisor lifecycle", () => {
       () => new Supervisor({ children: [{ ...lab.spec("a"), shutdown: -1 }] }),
       () => new Supervisor({ children: [{ ...lab.spec("a"), restart: "sometimes" as never }] }),
       () => new Supervisor({ children: [{ ...lab.spec("a"), id: "" }] }),
+      () => new Supervisor({ children: [{ ...lab.spec("a"), startTimeout: 0 }] }),
     ];
     for (const make of bad) expect(make).toThrow(expect.objectContaining({ code: SupervisorCode.BAD_SPEC }));
   });
