@@ -210,6 +210,17 @@ describe("WRITE with no reader", () => {
   });
 });
 
+describe("timeouts", () => {
+  it("treats a timeout beyond what a Node timer holds (up to 2^32-1 ms) as long, not as 1 ms", async () => {
+    const ep = await start();
+    const w = await client(ep);
+    expect(await w.call(F.output("p"))).toBe(F.OUTPUT_OK);
+    await w.send(F.write("x", 0xffffffff));
+    await new Promise((res) => setTimeout(res, 50));
+    await expectPending(w);
+  });
+});
+
 describe("WRITE after the reader closed", () => {
   it("is WRITE_FAILED", async () => {
     const { w, r } = await pair(await start());

@@ -27,6 +27,9 @@ type Call =
  */
 const HARD_QUEUE_LIMIT = 4096;
 
+/** Largest delay a Node timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * One connected client (one ROUTER identity): its protocol machine, the pipe
  * end it holds, its pending call and the calls it pipelined behind it.
@@ -276,7 +279,9 @@ export class ClientSession implements PipeEnd, ClientHooks {
     // A read times out only while nothing is queued (reference table: the
     // timeout is ignored once any data is queued).
     if (call.kind === "read" && this.#pipe !== null && this.#pipe.queued > 0) return;
-    this.#timer = setTimeout(() => this.#timedOut(call), call.timeout);
+    // Node timers hold at most 2^31-1 ms (24.8 days); a number-4 timeout can be
+    // twice that. Longer ones are clamped: no client waits that long anyway.
+    this.#timer = setTimeout(() => this.#timedOut(call), call.timeout > MAX_TIMER_MS ? MAX_TIMER_MS : call.timeout);
   }
 
   #disarm(): void {
