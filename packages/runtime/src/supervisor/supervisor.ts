@@ -1,6 +1,8 @@
 import { VtxError } from "../errors.js";
+import { callStart } from "./call-start.js";
 import { isAbnormalExit, observeExit, type ChildExit, type ChildHandle } from "./child-handle.js";
 import { resolveChildSpec, type ChildSpec, type ResolvedChildSpec, type RestartKind } from "./child-spec.js";
+import { restartGroup } from "./restart-group.js";
 import { RestartIntensity, type RestartVerdict } from "./restart-intensity.js";
 import { shutdownChild } from "./shutdown-child.js";
 import { SupervisorCode } from "./supervisor-codes.js";
@@ -352,10 +354,7 @@ export class Supervisor {
     const id = rec.spec.id;
     let handle: ChildHandle;
     try {
-      handle = await this.#callStart(rec.spec);
-      if (typeof handle !== "object" || handle === null || typeof handle.stop !== "function" || typeof handle.exited?.then !== "function") {
-        throw new TypeError("start() must return a ChildHandle { exited: Promise, stop() }");
-      }
+      handle = await callStart(rec.spec);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const error = new VtxError(SupervisorCode.CHILD_START, `${this.name}: child "${id}" failed to start: ${message}`, { cause: err, detail: { id } });
@@ -373,39 +372,6 @@ export class Supervisor {
     this.#events.emit("child-started", { id, restarts: rec.restarts });
     if (restartCause !== undefined) this.#events.emit("child-restarted", { id, restarts: rec.restarts, cause: restartCause });
     return undefined;
-  }
-
-  /** Calls the spec's start, within its startTimeout if it has one. */
-  async #callStart(spec: ResolvedChildSpec): Promise<ChildHandle> {
-    // An async wrapper: start() is called right now, and a synchronous throw becomes a rejection.
-    const starting = (async () => spec.start())();
-    const ms = spec.startTimeout;
-    if (ms === undefined) return starting;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new VtxError(SupervisorCode.START_TIMEOUT, `start() took more than ${ms} ms`, { detail: { id: spec.id } })), ms);
-    });
-    try {
-      return await Promise.race([starting, timeout]);
-    } catch (err) {
-      // Too late: whatever starts after the timeout is stopped at once, so nothing runs unsupervised.
-      if (err instanceof VtxError && err.code === SupervisorCode.START_TIMEOUT) {
-        starting.then(
-          (late) => {
-            try {
-              if (late.kill !== undefined) late.kill();
-              else late.stop();
-            } catch {
-              // A handle that cannot even be killed: nothing more to do.
-            }
-          },
-          () => undefined,
-        );
-      }
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** A child instance ended by itself (OTP: the supervisor got its 'EXIT'). */
@@ -440,7 +406,7 @@ export class Supervisor {
       await this.#giveUp(cause, verdict);
       return;
     }
-    const group = this.#restartGroup(cause);
+    const group = restartGroup(this.#opts.strategy, this.#children, cause);
     for (const rec of [...group].reverse()) await this.#terminate(rec);
     // OTP: a temporary child stopped for a sibling's restart is not restarted but forgotten.
     const toStart = group.filter((rec) => rec.spec.restart !== "temporary");
@@ -488,18 +454,6 @@ export class Supervisor {
         }),
       );
       return;
-    }
-  }
-
-  /** The children a restart caused by `rec` starts again, in start order. */
-  #restartGroup(rec: ChildRecord): ChildRecord[] {
-    switch (this.#opts.strategy) {
-      case "one_for_one":
-        return [rec];
-      case "one_for_all":
-        return [...this.#children];
-      case "rest_for_one":
-        return this.#children.slice(this.#children.indexOf(rec));
     }
   }
 
