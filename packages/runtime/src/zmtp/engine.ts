@@ -34,6 +34,7 @@
  * | `ZMTP_UNEXPECTED_COMMAND`       | a command the handshake state does not allow (e.g. SUBSCRIBE before READY) |
  * | `ZMTP_UNEXPECTED_MESSAGE`       | a message frame before the handshake completed                      |
  * | `ZMTP_PEER_ERROR`               | the peer sent ERROR (`detail.reason`)                                |
+ * | `ZMTP_TRUNCATED`                | `end()` (transport EOF) before the handshake completed or inside a frame/message |
  *
  * Thrown synchronously (programming errors, the engine stays usable):
  * `ZMTP_NOT_READY` (send* before `ready` or after close/failure) and
@@ -44,7 +45,7 @@
  * `sendMessage` makes one buffer per message (or a gather list via
  * `sendv` for bodies >= 32 KiB). No closures or promises on the data path.
  */
-import { VtxError } from "../errors.js";
+import { DecodeError, VtxError } from "../errors.js";
 import {
   CMD_CANCEL,
   CMD_ERROR,
@@ -367,6 +368,32 @@ export class ZmtpEngine {
     if (this.#state === S_CLOSED) return;
     if (this.#state !== S_NEW) this.#sendCommand(encodeError(reason));
     this.close();
+  }
+
+  /**
+   * The transport reached end of stream. Reports `ZMTP_TRUNCATED` (a
+   * DecodeError with the stream offset and the state: greeting, handshake,
+   * frame) when the peer stopped before the handshake completed or inside a
+   * frame or multipart message; otherwise just closes. Either way the engine
+   * is closed afterwards.
+   */
+  end(): void {
+    const state = this.#state;
+    if (state === S_CLOSED) return;
+    if (state === S_READY && this.#decoder.idle && this.#wrappedFrames.length === 0) {
+      this.close();
+      return;
+    }
+    let where: string;
+    let offset: number;
+    if (state === S_NEW || state === S_GREETING) {
+      where = "greeting";
+      offset = this.#greetingDecoder.received;
+    } else {
+      where = state === S_HANDSHAKE ? "handshake" : "frame";
+      offset = this.#decoder.offset;
+    }
+    this.#fail(new DecodeError("ZMTP_TRUNCATED", `peer closed the stream during the ${where}`, offset, where));
   }
 
   /** Closes the engine: later input is ignored and no callback fires (pending authenticators are disregarded). */

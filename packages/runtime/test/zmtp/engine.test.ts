@@ -131,6 +131,35 @@ describe("ZMTP engine, NULL mechanism", () => {
     expect(r.peer).toBeUndefined();
   });
 
+  it("reports a stream that ends inside the greeting, the handshake or a message as ZMTP_TRUNCATED", () => {
+    const greeting = encodeGreeting({ mechanism: "NULL", asServer: false });
+    const cases: Array<[Buffer, string, number]> = [
+      [greeting.subarray(0, 63), "greeting", 63],
+      [greeting, "handshake", 64],
+      [Buffer.concat([rawNullPeer("PUSH"), encodeMessage([Buffer.from("a"), Buffer.from("b")]).subarray(0, 3)]), "frame", rawNullPeer("PUSH").length + 3],
+      [Buffer.concat([rawNullPeer("PUSH"), Buffer.from([FLAG_MORE, 1, 0x61])]), "frame", rawNullPeer("PUSH").length + 3],
+    ];
+    for (const [bytes, state, offset] of cases) {
+      const r = new Recorder();
+      const e = new ZmtpEngine({ socketType: "PULL" }, r);
+      e.push(bytes);
+      e.end();
+      expect(r.errors.map((x) => x.code)).toEqual(["ZMTP_TRUNCATED"]);
+      expect(r.errors[0]?.detail).toEqual({ offset, state });
+      expect(e.state).toBe("closed");
+    }
+  });
+
+  it("closes quietly when the stream ends between messages", () => {
+    const r = new Recorder();
+    const e = new ZmtpEngine({ socketType: "PULL" }, r);
+    e.push(Buffer.concat([rawNullPeer("PUSH"), encodeMessage([Buffer.from("last")])]));
+    e.end();
+    expect(r.errors).toEqual([]);
+    expect(r.messages).toHaveLength(1);
+    expect(e.state).toBe("closed");
+  });
+
   it("refuses a ZMTP 2.0 peer (major 1) with ZMTP_UNSUPPORTED_VERSION", () => {
     const r = new Recorder();
     const e = new ZmtpEngine({ socketType: "REP" }, r);

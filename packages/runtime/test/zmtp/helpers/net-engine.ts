@@ -26,6 +26,7 @@ export class NetEngine {
       socket.end();
     };
     socket.on("data", (chunk: Buffer) => this.engine.push(chunk));
+    socket.on("end", () => this.engine.end());
     socket.on("error", () => undefined); // 'close' follows; the test asserts on engine errors
     socket.on("close", () => {
       this.closed = true;
