@@ -63,3 +63,4 @@ export {
   type SessionConfig,
 } from "./handshake.js";
 export { Liveness } from "./liveness.js";
+export { DEFAULT_LOOPBACK_MAX_DATAGRAM, defaultMaxDatagram, isLoopbackAddress } from "./datagram-size.js";

@@ -6,6 +6,7 @@ import {
   REFUSE,
   SOCKET_TYPES,
   decodeDatagram,
+  defaultMaxDatagram,
   encodeControlDatagram,
   helloFor,
   judgeHello,
@@ -106,5 +107,16 @@ describe("Liveness", () => {
     const l = new Liveness(0, 5000, 10);
     expect(l.pingDue(1e9)).toBe(false);
     expect(l.nextDeadline()).toBe(5010);
+  });
+});
+
+describe("default datagram size", () => {
+  it("is 1200 octets except toward loopback peers, where it is 16 KiB", () => {
+    expect(defaultMaxDatagram("192.168.1.9")).toBe(1200);
+    expect(defaultMaxDatagram("fe80::1")).toBe(1200);
+    expect(defaultMaxDatagram("127.0.0.1")).toBe(16384);
+    expect(defaultMaxDatagram("127.1.2.3")).toBe(16384);
+    expect(defaultMaxDatagram("::1")).toBe(16384);
+    expect(defaultMaxDatagram("::ffff:127.0.0.1")).toBe(16384);
   });
 });
