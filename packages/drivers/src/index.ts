@@ -1,0 +1,1 @@
+export { ztcp } from "./ztcp/index.js";

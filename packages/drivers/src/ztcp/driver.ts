@@ -1,0 +1,8 @@
+import type { Driver, DriverContext } from "@vtx/runtime";
+import { createStreamDriver } from "@vtx/runtime";
+import { tcpTransport } from "./transport.js";
+
+/** Factory run inside the driver host (named in the DriverSpec). */
+export function createZtcpDriver(ctx: DriverContext): Driver {
+  return createStreamDriver(ctx, tcpTransport);
+}

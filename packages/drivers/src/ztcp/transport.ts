@@ -1,0 +1,55 @@
+import * as net from "node:net";
+import type { Endpoint, LinkOptions, StreamTransport } from "@vtx/runtime";
+import { formatEndpoint, isWildcardHost, VtxError } from "@vtx/runtime";
+
+/**
+ * ZMTP over plain TCP: the smallest stream transport, and the one a driver
+ * author copies. Listening and dialing are all it does; the runtime's
+ * stream driver does framing, handshake, heartbeats, reconnects, bridging.
+ */
+export const tcpTransport: StreamTransport = {
+  listen(endpoint: Endpoint, _options: LinkOptions, onConnection) {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ noDelay: true }, (socket) => {
+        onConnection(socket, `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`);
+      });
+      server.once("error", (err: NodeJS.ErrnoException) =>
+        reject(new VtxError(err.code === "EADDRINUSE" ? "VTX_ADDRESS_IN_USE" : (err.code ?? "VTX_LISTEN"), `cannot listen on ${endpoint.raw}: ${err.message}`)),
+      );
+      const host = isWildcardHost(endpoint.host) ? (endpoint.host === "::" ? "::" : undefined) : endpoint.host;
+      server.listen({ host, port: endpoint.port, ipv6Only: false }, () => {
+        server.on("error", () => undefined);
+        const addr = server.address() as net.AddressInfo;
+        const shownHost = isWildcardHost(endpoint.host) ? endpoint.host || "*" : endpoint.host;
+        resolve({
+          endpoint: formatEndpoint(endpoint.scheme, shownHost === "*" ? "*" : shownHost, addr.port, endpoint.path),
+          close: () => server.close(),
+        });
+      });
+    });
+  },
+
+  dial(endpoint: Endpoint, _options: LinkOptions, signal: AbortSignal) {
+    return new Promise((resolve, reject) => {
+      if (isWildcardHost(endpoint.host)) {
+        reject(new VtxError("VTX_ENDPOINT_MALFORMED", `cannot connect to a wildcard host: ${endpoint.raw}`));
+        return;
+      }
+      const socket = net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
+      const onAbort = (): void => {
+        socket.destroy();
+        reject(new VtxError("VTX_ABORTED", "dial aborted"));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      socket.once("error", (err: NodeJS.ErrnoException) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(new VtxError(err.code ?? "VTX_DIAL", `cannot connect to ${endpoint.raw}: ${err.message}`));
+      });
+      socket.once("connect", () => {
+        signal.removeEventListener("abort", onAbort);
+        socket.removeAllListeners("error");
+        resolve({ duplex: socket, peer: `${socket.remoteAddress ?? endpoint.host}:${socket.remotePort ?? endpoint.port}` });
+      });
+    });
+  },
+};

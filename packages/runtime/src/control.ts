@@ -1,0 +1,87 @@
+/**
+ * The control protocol between the Vtx manager (application thread) and a
+ * driver task (worker thread), carried by a {@link Mailbox}. Plain data only:
+ * it is JSON-encoded, versioned by the mailbox codec.
+ */
+import type { WireError } from "./errors.js";
+import type { Endpoint } from "./endpoint.js";
+import type { SocketTypeName } from "./socket-types.js";
+
+/** Options that apply to one bind or connect (derived from the app socket's
+ *  zeromq.js options, overridable per call). All times in ms. */
+export interface LinkOptions {
+  /** ZMTP PING interval; 0 disables heartbeats. */
+  heartbeatInterval: number;
+  /** A peer silent for this long after a PING is dropped. */
+  heartbeatTimeout: number;
+  /** TTL announced in PINGs (ms, rounded to deciseconds on the wire). */
+  heartbeatTtl: number;
+  /** First reconnect delay; doubles (with ±25 % jitter) up to the max. */
+  reconnectInterval: number;
+  reconnectIntervalMax: number;
+  /** A handshake not finished within this is dropped (ZMTP_HANDSHAKE_TIMEOUT). */
+  handshakeTimeout: number;
+  /** Largest multipart message accepted from the peer; -1 = unlimited. */
+  maxMessageSize: number;
+  /** Identity announced in READY (routing id of the app socket). */
+  identity?: string | undefined;
+  /** PLAIN: as client {username,password}; as server `plainServer`. */
+  plainUsername?: string | undefined;
+  plainPassword?: string | undefined;
+  plainServer?: boolean | undefined;
+  /** CURVE keys (z85), reserved for the CURVE mechanism. */
+  curveServer?: boolean | undefined;
+  curvePublicKey?: string | undefined;
+  curveSecretKey?: string | undefined;
+  curveServerKey?: string | undefined;
+  /** Driver-specific options (TLS keys, proxy, ...): serialisable data. */
+  driver?: Record<string, unknown> | undefined;
+}
+
+export interface EndpointRequest {
+  /** Manager-assigned id of this bind/connect. */
+  readonly id: string;
+  readonly endpoint: Endpoint;
+  readonly socketType: SocketTypeName;
+  /** The app socket's inproc endpoint, which every bridge connects to. */
+  readonly appInproc: string;
+  readonly options: LinkOptions;
+}
+
+export type ManagerToHost =
+  | { t: "bind"; ref: number; req: EndpointRequest }
+  | { t: "connect"; ref: number; req: EndpointRequest }
+  | { t: "unbind"; ref: number; id: string }
+  | { t: "disconnect"; ref: number; id: string }
+  | { t: "auth-reply"; ref: number; ok: boolean }
+  | { t: "stop" }
+  /** Test and chaos hook: make the driver crash the way a buggy driver would. */
+  | { t: "crash"; how: "throw" | "exit" | "reject" };
+
+export type VtxEventType =
+  | "listening"
+  | "connected"
+  | "disconnected"
+  | "handshake-failed"
+  | "peer-error"
+  | "bridge-up"
+  | "bridge-down"
+  | "driver-crashed"
+  | "driver-restarted"
+  | "driver-stopped";
+
+export interface HostEvent {
+  type: VtxEventType;
+  /** The bind/connect this concerns. */
+  id?: string | undefined;
+  /** Remote address (host:port) when known. */
+  peer?: string | undefined;
+  error?: WireError | undefined;
+}
+
+export type HostToManager =
+  | { t: "ready" }
+  | { t: "reply"; ref: number; ok: true; endpoint?: string; inproc?: string }
+  | { t: "reply"; ref: number; ok: false; error: WireError }
+  | { t: "auth"; ref: number; id: string; mechanism: "PLAIN"; username: string; password: string; peer?: string | undefined }
+  | { t: "event"; event: HostEvent };

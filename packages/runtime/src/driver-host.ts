@@ -1,0 +1,233 @@
+/**
+ * The driver host: the piscina worker module that runs drivers as long-lived
+ * tasks, several per worker, each controlled through its {@link Mailbox}.
+ *
+ * Worker threads are kept alive on purpose. zeromq.js sends Buffers of more
+ * than 128 B zero-copy, so a message a bridge delivered to the application
+ * points into this thread's heap until the application lets go of it; a
+ * worker that exits under such messages has aborted the process with heap
+ * corruption. So a crashing driver never takes its worker down: uncaught
+ * exceptions, unhandled rejections and `process.exit` inside a driver are
+ * trapped here, attributed to the driver through AsyncLocalStorage, and turn
+ * into that driver's task failing after its resources are closed. The
+ * supervisor on the application thread then starts the driver again (in a
+ * live worker) and re-applies its endpoints.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { Bridge } from "./bridge.js";
+import type { EndpointRequest, HostEvent, HostToManager, ManagerToHost } from "./control.js";
+import type { Closable, Driver, DriverContext, DriverFactory, DriverSpec } from "./driver.js";
+import { toWireError, VtxError, type WireError } from "./errors.js";
+import { Mailbox } from "./mailbox.js";
+
+export interface DriverTask {
+  scheme: string;
+  spec: DriverSpec;
+  mailbox: string;
+}
+
+const current = new AsyncLocalStorage<DriverInstance>();
+const live = new Set<DriverInstance>();
+
+/** Thrown by the trapped `process.exit` to unwind the caller's stack. */
+class DriverExitSignal extends Error {
+  constructor(readonly exitCode: number | string | null | undefined) {
+    super(`driver called process.exit(${String(exitCode)})`);
+  }
+}
+
+function crashFromTrap(err: unknown): void {
+  if (err instanceof DriverExitSignal) return; // already handled at the exit call
+  const inst = current.getStore();
+  const wire = { code: "VTX_DRIVER_CRASHED", message: `driver threw: ${toWireError(err).message}` };
+  if (inst) inst.crash(wire);
+  else for (const i of [...live]) i.crash(wire);
+}
+
+let trapsInstalled = false;
+function installTraps(): void {
+  if (trapsInstalled) return;
+  trapsInstalled = true;
+  process.exit = ((code?: number | string | null) => {
+    const wire = { code: "VTX_DRIVER_EXITED", message: `driver called process.exit(${String(code)})` };
+    const inst = current.getStore();
+    if (inst) inst.crash(wire);
+    else for (const i of [...live]) i.crash(wire);
+    throw new DriverExitSignal(code);
+  }) as typeof process.exit;
+  process.on("uncaughtException", crashFromTrap);
+  process.on("unhandledRejection", crashFromTrap);
+}
+
+/** Piscina task entry: runs one driver until it stops (resolves) or crashes (rejects with {code,message}). */
+export default async function runDriver(task: DriverTask): Promise<void> {
+  installTraps();
+  const inst = new DriverInstance(task);
+  live.add(inst);
+  try {
+    await current.run(inst, () => inst.run());
+  } finally {
+    live.delete(inst);
+  }
+}
+
+class DriverInstance implements DriverContext {
+  readonly scheme: string;
+  readonly #task: DriverTask;
+  readonly #abort = new AbortController();
+  readonly #resources = new Set<Closable>();
+  #mailbox: Mailbox<HostToManager, ManagerToHost> | null = null;
+  #driver: Driver | null = null;
+  #settle: { resolve: () => void; reject: (e: WireError) => void } | null = null;
+  #done = false;
+  #ref = 0;
+  readonly #authWaiters = new Map<number, (ok: boolean) => void>();
+
+  constructor(task: DriverTask) {
+    this.#task = task;
+    this.scheme = task.scheme;
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  run(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#settle = { resolve, reject };
+      this.#start().catch((err: unknown) => this.crash({ code: "VTX_DRIVER_START", message: toWireError(err).message }));
+    });
+  }
+
+  async #start(): Promise<void> {
+    const mailbox = Mailbox.connect<HostToManager, ManagerToHost>(this.#task.mailbox);
+    this.#mailbox = mailbox;
+    const mod = (await import(this.#task.spec.module)) as Record<string, unknown>;
+    const factory = mod[this.#task.spec.export];
+    if (typeof factory !== "function") {
+      throw new VtxError("VTX_DRIVER_MODULE", `${this.#task.spec.module} does not export a driver factory "${this.#task.spec.export}"`);
+    }
+    this.#driver = (factory as DriverFactory)(this, this.#task.spec.options);
+    mailbox.send({ t: "ready" });
+    for await (const msg of mailbox) {
+      if (this.#done) return;
+      this.#handle(msg);
+    }
+  }
+
+  #handle(msg: ManagerToHost): void {
+    const driver = this.#driver;
+    if (!driver) return;
+    switch (msg.t) {
+      case "bind":
+        this.#reply(msg.ref, driver.bind(msg.req).then((endpoint) => ({ endpoint })));
+        return;
+      case "connect":
+        this.#reply(msg.ref, driver.connect(msg.req).then(() => ({})));
+        return;
+      case "unbind":
+        this.#reply(msg.ref, driver.unbind(msg.id).then(() => ({})));
+        return;
+      case "disconnect":
+        this.#reply(msg.ref, driver.disconnect(msg.id).then(() => ({})));
+        return;
+      case "auth-reply": {
+        const w = this.#authWaiters.get(msg.ref);
+        this.#authWaiters.delete(msg.ref);
+        w?.(msg.ok);
+        return;
+      }
+      case "stop":
+        void this.#stop();
+        return;
+      case "crash":
+        this.#chaos(msg.how);
+        return;
+    }
+  }
+
+  #reply(ref: number, p: Promise<{ endpoint?: string }>): void {
+    p.then(
+      (r) => this.#mailbox?.send({ t: "reply", ref, ok: true, ...r }),
+      (err: unknown) => this.#mailbox?.send({ t: "reply", ref, ok: false, error: toWireError(err) }),
+    );
+  }
+
+  /** Misbehaves on purpose, the way a buggy driver would (fault tests). */
+  #chaos(how: "throw" | "exit" | "reject"): void {
+    setImmediate(() => {
+      if (how === "exit") process.exit(70);
+      else if (how === "throw") throw new Error("chaos: driver threw");
+      else void Promise.reject(new Error("chaos: driver rejected"));
+    });
+  }
+
+  async #stop(): Promise<void> {
+    try {
+      await this.#driver?.stop();
+    } catch {
+      // Stopping anyway: resources are closed below.
+    }
+    this.#finish();
+    this.#settle?.resolve();
+  }
+
+  /** Marks the driver crashed: close everything it owns and fail its task. */
+  crash(error: WireError): void {
+    if (this.#done) return;
+    this.#finish();
+    this.#settle?.reject(error);
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#abort.abort();
+    for (const r of [...this.#resources]) {
+      try {
+        r.close();
+      } catch {
+        // Closing a half-dead resource must not stop closing the others.
+      }
+    }
+    this.#resources.clear();
+    for (const w of this.#authWaiters.values()) w(false);
+    this.#authWaiters.clear();
+    this.#mailbox?.close();
+  }
+
+  // ---- DriverContext -------------------------------------------------------
+
+  openBridge(req: EndpointRequest, opts?: { routingId?: Buffer | undefined; peer?: string | undefined }): Bridge {
+    if (this.#done) throw new VtxError("VTX_DRIVER_STOPPED", "driver stopped");
+    const bridge = Bridge.open(req.socketType, req.appInproc, { routingId: opts?.routingId });
+    this.track(bridge);
+    return bridge;
+  }
+
+  closeBridge(_req: EndpointRequest, bridge: Bridge): void {
+    this.#resources.delete(bridge);
+    bridge.close();
+  }
+
+  emit(event: HostEvent): void {
+    this.#mailbox?.send({ t: "event", event });
+  }
+
+  authenticate(req: EndpointRequest, creds: { mechanism: "PLAIN"; username: string; password: string; peer?: string | undefined }): Promise<boolean> {
+    if (this.#done || !this.#mailbox) return Promise.resolve(false);
+    const ref = ++this.#ref;
+    const p = new Promise<boolean>((resolve) => this.#authWaiters.set(ref, resolve));
+    this.#mailbox.send({ t: "auth", ref, id: req.id, ...creds });
+    return p;
+  }
+
+  track(resource: Closable): () => void {
+    if (this.#done) {
+      resource.close();
+      return () => undefined;
+    }
+    this.#resources.add(resource);
+    return () => this.#resources.delete(resource);
+  }
+}

@@ -1,0 +1,187 @@
+import type { Duplex } from "node:stream";
+import { createActor, type Actor } from "xstate";
+import type { Bridge } from "../bridge.js";
+import type { EndpointRequest, LinkOptions } from "../control.js";
+import type { Driver, DriverContext } from "../driver.js";
+import type { Endpoint } from "../endpoint.js";
+import { toWireError, VtxError } from "../errors.js";
+import { ZmtpLink } from "./zmtp-link.js";
+import { sessionMachine } from "./session-machine.js";
+
+/**
+ * All a byte-stream transport implements (TCP, TLS, a proxy tunnel...): how
+ * to listen and how to dial. Framing, handshake, heartbeats, reconnects and
+ * bridging come from {@link createStreamDriver}.
+ */
+export interface StreamTransport {
+  listen(
+    endpoint: Endpoint,
+    options: LinkOptions,
+    onConnection: (duplex: Duplex, peer: string) => void,
+  ): Promise<{ endpoint: string; close(): void }>;
+  dial(endpoint: Endpoint, options: LinkOptions, signal: AbortSignal): Promise<{ duplex: Duplex; peer: string }>;
+}
+
+interface Listening {
+  req: EndpointRequest;
+  close(): void;
+  links: Set<ZmtpLink>;
+  bridges: Map<ZmtpLink, Bridge>;
+}
+
+interface Dialing {
+  req: EndpointRequest;
+  actor: Actor<typeof sessionMachine>;
+  bridge: Bridge;
+  link: ZmtpLink | null;
+}
+
+/** Builds a ZMTP 3.1 driver over any byte-stream transport. */
+export function createStreamDriver(ctx: DriverContext, transport: StreamTransport): Driver {
+  const listening = new Map<string, Listening>();
+  const dialing = new Map<string, Dialing>();
+
+  const peerName = (req: EndpointRequest, peer: string): string => `${req.endpoint.scheme}://${peer}`;
+
+  function closeLinkBridge(l: Listening, link: ZmtpLink): void {
+    const bridge = l.bridges.get(link);
+    l.bridges.delete(link);
+    l.links.delete(link);
+    if (bridge) ctx.closeBridge(l.req, bridge);
+  }
+
+  function accept(l: Listening, duplex: Duplex, peer: string): void {
+    const req = l.req;
+    let wasReady = false;
+    const link: ZmtpLink = new ZmtpLink({
+      duplex,
+      peerAddress: peer,
+      ctx,
+      req,
+      asServer: req.options.plainServer === true,
+      bridge: (zpeer) => {
+        // PAIR is exclusive: one remote peer per bound PAIR (RFC 31).
+        if (req.socketType === "PAIR" && l.bridges.size > 0) {
+          const err = new VtxError("VTX_PAIR_EXCLUSIVE", "this PAIR socket already has a peer");
+          link.refuse(err);
+          throw err;
+        }
+        const bridge = ctx.openBridge(req, {
+          routingId: zpeer.identity.length > 0 ? zpeer.identity : undefined,
+          peer: peerName(req, peer),
+        });
+        if (link.closed) {
+          ctx.closeBridge(req, bridge);
+          throw new VtxError("VTX_LINK_CLOSED", "link closed during bridge setup");
+        }
+        l.bridges.set(link, bridge);
+        return bridge;
+      },
+      events: {
+        ready: () => {
+          wasReady = true;
+          ctx.emit({ type: "connected", id: req.id, peer: peerName(req, peer) });
+        },
+        closed: (error) => {
+          closeLinkBridge(l, link);
+          if (wasReady) ctx.emit({ type: "disconnected", id: req.id, peer: peerName(req, peer), error: error && toWireError(error) });
+          else if (error) ctx.emit({ type: "handshake-failed", id: req.id, peer: peerName(req, peer), error: toWireError(error) });
+        },
+      },
+    });
+    l.links.add(link);
+  }
+
+  return {
+    async bind(req) {
+      if (listening.has(req.id)) throw new VtxError("VTX_ENDPOINT_IN_USE", `${req.endpoint.raw} is already bound`);
+      const l: Listening = { req, close: () => undefined, links: new Set(), bridges: new Map() };
+      const server = await transport.listen(req.endpoint, req.options, (duplex, peer) => accept(l, duplex, peer));
+      l.close = () => server.close();
+      const untrack = ctx.track({ close: () => server.close() });
+      const closeAll = l.close;
+      l.close = () => {
+        untrack();
+        closeAll();
+      };
+      listening.set(req.id, l);
+      ctx.emit({ type: "listening", id: req.id, peer: server.endpoint });
+      return server.endpoint;
+    },
+
+    async connect(req) {
+      if (dialing.has(req.id)) throw new VtxError("VTX_ENDPOINT_IN_USE", `already connected to ${req.endpoint.raw}`);
+      // One bridge for the endpoint's whole life: messages queue while the link is down.
+      const bridge = ctx.openBridge(req, { peer: peerName(req, `${req.endpoint.host}:${req.endpoint.port}`) });
+      const d: Dialing = { req, bridge, link: null, actor: null as unknown as Actor<typeof sessionMachine> };
+      let wasReady = false;
+      d.actor = createActor(sessionMachine, {
+        input: {
+          port: {
+            reconnectInterval: req.options.reconnectInterval,
+            reconnectIntervalMax: req.options.reconnectIntervalMax,
+            dropLink: () => {
+              d.link?.close();
+              d.link = null;
+            },
+            dial: async (signal) => {
+              const { duplex, peer } = await transport.dial(req.endpoint, req.options, signal);
+              if (signal.aborted) {
+                duplex.destroy();
+                throw new VtxError("VTX_ABORTED", "dial aborted");
+              }
+              wasReady = false;
+              const link: ZmtpLink = new ZmtpLink({
+                duplex,
+                peerAddress: peer,
+                ctx,
+                req,
+                asServer: false,
+                bridge: () => bridge,
+                events: {
+                  ready: () => {
+                    wasReady = true;
+                    ctx.emit({ type: "connected", id: req.id, peer: peerName(req, peer) });
+                    d.actor.send({ type: "LINK_READY" });
+                  },
+                  closed: (error) => {
+                    if (d.link === link) d.link = null;
+                    if (wasReady) ctx.emit({ type: "disconnected", id: req.id, peer: peerName(req, peer), error: error && toWireError(error) });
+                    else if (error) ctx.emit({ type: "handshake-failed", id: req.id, peer: peerName(req, peer), error: toWireError(error) });
+                    d.actor.send({ type: "LINK_CLOSED", error });
+                  },
+                },
+              });
+              d.link = link;
+            },
+          },
+        },
+      });
+      dialing.set(req.id, d);
+      ctx.track({ close: () => d.actor.stop() });
+      d.actor.start();
+    },
+
+    async unbind(id) {
+      const l = listening.get(id);
+      if (!l) return;
+      listening.delete(id);
+      l.close();
+      for (const link of [...l.links]) link.close();
+    },
+
+    async disconnect(id) {
+      const d = dialing.get(id);
+      if (!d) return;
+      dialing.delete(id);
+      d.actor.send({ type: "STOP" });
+      d.actor.stop();
+      ctx.closeBridge(d.req, d.bridge);
+    },
+
+    async stop() {
+      for (const id of [...listening.keys()]) await this.unbind(id);
+      for (const id of [...dialing.keys()]) await this.disconnect(id);
+    },
+  };
+}

@@ -1,0 +1,271 @@
+import type { Duplex } from "node:stream";
+import type { Bridge, BridgeSink } from "../bridge.js";
+import type { EndpointRequest, LinkOptions } from "../control.js";
+import type { DriverContext } from "../driver.js";
+import { VtxError } from "../errors.js";
+import { ZmtpEngine, type MechanismOption, type ZmtpPeer } from "../zmtp/index.js";
+
+/** Bytes of encoded outgoing messages batched before a write is forced. */
+const BATCH_BYTES = 64 * 1024;
+/** Outgoing bytes buffered in the stream before the bridge stops reading. */
+const WRITE_HIGH_WATER = 1024 * 1024;
+
+export interface ZmtpLinkEvents {
+  /** Handshake done and the bridge attached: messages flow. */
+  ready(peer: ZmtpPeer): void;
+  /** The link is over (error undefined: orderly close by either side). */
+  closed(error: VtxError | undefined): void;
+}
+
+/**
+ * One ZMTP connection over a byte stream: the engine, the stream, the
+ * heartbeat timer and the bridge it feeds. Owned by a session actor, which
+ * decides what happens when it closes (reconnect, or nothing).
+ *
+ * The per-message path lives here and is plain code: stream chunk → engine
+ * → bridge.deliver, and bridge → engine.sendMessage → batched write.
+ */
+export class ZmtpLink implements BridgeSink {
+  readonly peerAddress: string;
+  readonly #duplex: Duplex;
+  readonly #engine: ZmtpEngine;
+  readonly #ctx: DriverContext;
+  readonly #req: EndpointRequest;
+  readonly #events: ZmtpLinkEvents;
+  readonly #getBridge: (peer: ZmtpPeer) => Bridge;
+  #bridge: Bridge | null = null;
+  #out: Buffer[] = [];
+  #outBytes = 0;
+  #batching = false;
+  #paused = false;
+  #closed = false;
+  #lastRx = Date.now();
+  #handshakeTimer: NodeJS.Timeout | null = null;
+  #heartbeatTimer: NodeJS.Timeout | null = null;
+  readonly #untrack: () => void;
+
+  constructor(args: {
+    duplex: Duplex;
+    peerAddress: string;
+    ctx: DriverContext;
+    req: EndpointRequest;
+    asServer: boolean;
+    /** Gives the bridge once the peer is known (bind side opens one; connect side reuses its own). */
+    bridge: (peer: ZmtpPeer) => Bridge;
+    events: ZmtpLinkEvents;
+  }) {
+    this.#duplex = args.duplex;
+    this.peerAddress = args.peerAddress;
+    this.#ctx = args.ctx;
+    this.#req = args.req;
+    this.#events = args.events;
+    this.#getBridge = args.bridge;
+    const o = args.req.options;
+    this.#engine = new ZmtpEngine(
+      {
+        socketType: args.req.socketType,
+        ...(o.identity !== undefined ? { identity: Buffer.from(o.identity, "latin1") } : {}),
+        mechanism: this.#mechanism(o, args.asServer),
+        ...(o.maxMessageSize >= 0 ? { maxMessageSize: o.maxMessageSize } : {}),
+        peerAddress: args.peerAddress,
+      },
+      {
+        send: (bytes) => this.#send(bytes),
+        sendv: (chunks) => {
+          for (const c of chunks) this.#send(c);
+        },
+        ready: (peer) => this.#onReady(peer),
+        message: (frames) => this.#onMessage(frames),
+        subscribe: (topic) => this.#onSubscription(true, topic),
+        cancel: (topic) => this.#onSubscription(false, topic),
+        error: (err) => this.close(err),
+      },
+    );
+    this.#untrack = args.ctx.track(this);
+    const d = this.#duplex;
+    d.on("data", (chunk: Buffer) => {
+      this.#lastRx = Date.now();
+      this.#engine.push(chunk);
+    });
+    d.on("error", (err: Error & { code?: string }) =>
+      this.close(new VtxError(err.code ?? "VTX_STREAM_ERROR", `stream error: ${err.message}`, { cause: err })),
+    );
+    d.on("end", () => this.close(undefined));
+    d.on("close", () => this.close(undefined));
+    if (o.handshakeTimeout > 0) {
+      this.#handshakeTimer = setTimeout(
+        () => this.close(new VtxError("ZMTP_HANDSHAKE_TIMEOUT", `handshake not finished within ${o.handshakeTimeout} ms`)),
+        o.handshakeTimeout,
+      );
+    }
+    this.#engine.start();
+  }
+
+  #mechanism(o: LinkOptions, asServer: boolean): MechanismOption {
+    if (asServer && o.plainServer) {
+      return {
+        type: "PLAIN",
+        authenticate: ({ username, password }) =>
+          this.#ctx.authenticate(this.#req, {
+            mechanism: "PLAIN",
+            username,
+            password,
+            peer: this.peerAddress,
+          }),
+      };
+    }
+    if (o.plainUsername !== undefined) return { type: "PLAIN", username: o.plainUsername, password: o.plainPassword ?? "" };
+    return "NULL";
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #onReady(peer: ZmtpPeer): void {
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = null;
+    let bridge: Bridge;
+    try {
+      bridge = this.#getBridge(peer);
+    } catch (err) {
+      this.close(err instanceof VtxError ? err : new VtxError("VTX_BRIDGE", String(err)));
+      return;
+    }
+    if (this.#closed) return;
+    this.#bridge = bridge;
+    bridge.attach(this);
+    this.#startHeartbeats();
+    this.#events.ready(peer);
+  }
+
+  #startHeartbeats(): void {
+    const o = this.#req.options;
+    if (o.heartbeatInterval <= 0) return;
+    this.#heartbeatTimer = setInterval(() => {
+      if (Date.now() - this.#lastRx > o.heartbeatTimeout) {
+        this.close(new VtxError("ZMTP_HEARTBEAT_TIMEOUT", `peer silent for more than ${o.heartbeatTimeout} ms`));
+        return;
+      }
+      try {
+        this.#engine.sendPing(o.heartbeatTtl);
+      } catch {
+        // Engine closed between ticks; close() follows.
+      }
+    }, o.heartbeatInterval);
+  }
+
+  #onMessage(frames: Buffer[]): void {
+    const bridge = this.#bridge;
+    if (bridge === null) return; // ready() failed to get a bridge: closing
+    if (!bridge.deliver(frames) && !this.#paused) {
+      this.#paused = true;
+      this.#duplex.pause();
+      void bridge.drained().then(() => {
+        this.#paused = false;
+        if (!this.#closed) this.#duplex.resume();
+      });
+    }
+  }
+
+  #onSubscription(subscribe: boolean, topic: Buffer): void {
+    // The topic may alias a pushed chunk; keep our own copy.
+    const t = Buffer.from(topic);
+    const bridge = this.#bridge;
+    if (bridge === null) return;
+    if (subscribe) bridge.deliverSubscribe(t);
+    else bridge.deliverCancel(t);
+  }
+
+  #send(bytes: Buffer): void {
+    if (this.#closed) return;
+    if (this.#batching) {
+      this.#out.push(bytes);
+      this.#outBytes += bytes.length;
+    } else {
+      this.#duplex.write(bytes);
+    }
+  }
+
+  // ---- BridgeSink: app → wire ------------------------------------------------
+
+  message(frames: Buffer[]): boolean {
+    if (this.#closed) return true;
+    this.#batching = true;
+    try {
+      this.#engine.sendMessage(frames);
+    } catch (err) {
+      this.#batching = false;
+      this.close(err instanceof VtxError ? err : new VtxError("VTX_INTERNAL", String(err)));
+      return true;
+    }
+    this.#batching = false;
+    if (this.#outBytes >= BATCH_BYTES) this.flush();
+    return this.#duplex.writableLength < WRITE_HIGH_WATER;
+  }
+
+  subscribe(topic: Buffer): void {
+    if (!this.#closed) this.#engine.sendSubscribe(topic);
+  }
+
+  cancel(topic: Buffer): void {
+    if (!this.#closed) this.#engine.sendCancel(topic);
+  }
+
+  flush(): void {
+    const out = this.#out;
+    if (out.length === 0 || this.#closed) return;
+    this.#out = [];
+    const bytes = this.#outBytes;
+    this.#outBytes = 0;
+    const d = this.#duplex;
+    if (out.length === 1) d.write(out[0]);
+    else if (bytes <= BATCH_BYTES) d.write(Buffer.concat(out, bytes));
+    else {
+      d.cork();
+      for (const b of out) d.write(b);
+      d.uncork();
+    }
+  }
+
+  drained(): Promise<void> {
+    if (this.#closed || this.#duplex.writableLength < WRITE_HIGH_WATER) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#duplex.off("drain", done);
+        this.#duplex.off("close", done);
+        resolve();
+      };
+      this.#duplex.on("drain", done);
+      this.#duplex.on("close", done);
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+
+  /** Sends a ZMTP ERROR to the peer (best effort) and closes. */
+  refuse(err: VtxError): void {
+    try {
+      this.#engine.sendError(err.message.slice(0, 255));
+    } catch {
+      // Not in a state to send ERROR: just close.
+    }
+    this.close(err);
+  }
+
+  close(error?: VtxError): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+    this.#untrack();
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    this.#bridge?.detach(this);
+    this.#engine.close();
+    if (error) this.#duplex.destroy();
+    else this.#duplex.end(() => this.#duplex.destroy());
+    // Never let a stream error after close become an uncaught exception.
+    this.#duplex.on("error", () => undefined);
+    this.#events.closed(error);
+  }
+}
