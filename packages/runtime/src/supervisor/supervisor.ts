@@ -407,14 +407,15 @@ export class Supervisor {
       return;
     }
     const group = restartGroup(this.#opts.strategy, this.#children, cause);
-    for (const rec of [...group].reverse()) await this.#terminate(rec);
     // OTP: a temporary child stopped for a sibling's restart is not restarted but forgotten.
     const toStart = group.filter((rec) => rec.spec.restart !== "temporary");
-    for (const rec of group) if (rec.spec.restart === "temporary") this.#remove(rec);
-    // A newer restart that covers the same children re-marks them, so an
-    // older delayed restart cannot start them out of order.
+    // Marked before the (maybe slow) stops, so whichChildren shows them restarting meanwhile. A newer
+    // restart that covers the same children re-marks them, so an older delayed restart cannot start
+    // them out of order.
     const token: RestartToken = {};
     for (const rec of toStart) rec.pending = token;
+    for (const rec of [...group].reverse()) await this.#terminate(rec);
+    for (const rec of group) if (rec.spec.restart === "temporary") this.#remove(rec);
 
     const delay = this.#restartDelay(cause.spec.id, verdict.childInWindow);
     if (delay === 0) {
