@@ -110,11 +110,10 @@ function badLength(off: number, state: string, what: string): DecodeError {
  */
 function checkCommand(dg: Uint8Array, type: number, at: number, end: number, reliable: boolean, maxMessage: number): void {
   const len = end - at;
-  const unreliableOnly = (): void => {
-    if (reliable) {
-      throw new DecodeError(UDP_ERR.BAD_CLASS, `command 0x${type.toString(16)} is not allowed in a reliable datagram`, at - COMMAND_HEADER_SIZE, "command-type");
-    }
-  };
+  // §2.1: only MESSAGE, FRAGMENT, SUBSCRIBE and CANCEL may wait in a reorder buffer.
+  if (reliable && type >= CMD.HELLO && type <= CMD.BEACON) {
+    throw new DecodeError(UDP_ERR.BAD_CLASS, `command 0x${type.toString(16)} is not allowed in a reliable datagram`, at - COMMAND_HEADER_SIZE, "command-type");
+  }
   switch (type) {
     case CMD.MESSAGE:
       scanFrames(dg, at, end, null);
@@ -136,7 +135,6 @@ function checkCommand(dg: Uint8Array, type: number, at: number, end: number, rel
       return;
     case CMD.HELLO:
     case CMD.HELLO_OK: {
-      unreliableOnly();
       if (len < HELLO_FIXED_SIZE) throw badLength(at, "hello", `HELLO body of ${len} octets is shorter than ${HELLO_FIXED_SIZE}`);
       if (socketTypeFromCode(dg[at] as number) === undefined) {
         throw new DecodeError(UDP_ERR.BAD_FIELD, `unknown socket type ${dg[at]}`, at, "hello-socket-type");
@@ -155,7 +153,6 @@ function checkCommand(dg: Uint8Array, type: number, at: number, end: number, rel
       return;
     }
     case CMD.REFUSE: {
-      unreliableOnly();
       if (len < 6) throw badLength(at, "refuse", `REFUSE body of ${len} octets is shorter than 6`);
       const code = dg[at] as number;
       if (code < REFUSE.INCOMPATIBLE || code > REFUSE.VERSION) {
@@ -166,15 +163,12 @@ function checkCommand(dg: Uint8Array, type: number, at: number, end: number, rel
     }
     case CMD.PING:
     case CMD.PONG:
-      unreliableOnly();
       if (len !== 4) throw badLength(at, "ping", `PING/PONG body of ${len} octets is not 4`);
       return;
     case CMD.BYE:
-      unreliableOnly();
       if (len !== 0) throw badLength(at, "bye", `BYE body of ${len} octets is not empty`);
       return;
     case CMD.BEACON:
-      unreliableOnly();
       if (len !== 2) throw badLength(at, "beacon", `BEACON body of ${len} octets is not 2`);
       if (dg[at] !== BEACON.PROBE && dg[at] !== BEACON.OFFER) {
         throw new DecodeError(UDP_ERR.BAD_FIELD, `unknown beacon kind ${dg[at]}`, at, "beacon-kind");

@@ -123,7 +123,6 @@ export class ReliableChannel {
   #sndNxt = 0;
   #sBuf: (Uint8Array | undefined)[];
   #sSent: Float64Array;
-  #sRetries: Int32Array;
   #sAcked: Uint8Array;
   #backlog: (Uint8Array | undefined)[] = [];
   #backlogHead = 0;
@@ -189,7 +188,6 @@ export class ReliableChannel {
     this.#rcvNxt = first;
     this.#sBuf = new Array<Uint8Array | undefined>(ring).fill(undefined);
     this.#sSent = new Float64Array(ring);
-    this.#sRetries = new Int32Array(ring);
     this.#sAcked = new Uint8Array(ring);
     this.#rBuf = new Array<Uint8Array | undefined>(ring).fill(undefined);
     this.#rOff = new Int32Array(ring);
@@ -249,7 +247,6 @@ export class ReliableChannel {
     const dg = this.#seal(room, true, seq);
     this.#sBuf[slot] = dg;
     this.#sSent[slot] = now;
-    this.#sRetries[slot] = 0;
     if (this.#timer === Infinity) this.#timer = now + this.#rto;
     if (this.#rttStart < 0) {
       this.#rttSeq = seq;
@@ -357,6 +354,9 @@ export class ReliableChannel {
       filledGap = true;
       deliver(next, this.#rOff[s] as number);
     }
+    // Again after delivering: a reply sent from inside `deliver` may have
+    // carried an ack that predates the later deliveries.
+    this.#ackOwed = true;
     this.#unacked++;
     if (filledGap || this.#unacked >= this.#ackEvery) this.#ackDue = now;
     else if (this.#ackDue === Infinity) this.#ackDue = now + this.#ackDelay;
@@ -423,7 +423,6 @@ export class ReliableChannel {
   }
 
   #retransmit(slot: number, dg: Uint8Array, now: number): void {
-    this.#sRetries[slot] = (this.#sRetries[slot] as number) + 1;
     this.#sSent[slot] = now;
     this.#stats.retransmits++;
     // Karn: a sample spanning a retransmission is ambiguous.

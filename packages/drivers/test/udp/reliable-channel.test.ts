@@ -273,3 +273,23 @@ describe("ReliableChannel pair over a lossy, reordering, duplicating link", () =
     expect(st.retransmits).toBeLessThan(st.sentReliable * 0.2);
   });
 });
+
+describe("ReliableChannel re-entrancy", () => {
+  it("still owes an ack for datagrams delivered after a reply sent from inside deliver", () => {
+    const { ch, out } = channel();
+    const dgs = datagrams(3, true);
+    ch.receive(headerOf(dgs[1] as Uint8Array), dgs[1] as Uint8Array, 0, () => {});
+    ch.receive(headerOf(dgs[2] as Uint8Array), dgs[2] as Uint8Array, 0, () => {});
+    ch.poll(0);
+    out.length = 0;
+    let replied = false;
+    ch.receive(headerOf(dgs[0] as Uint8Array), dgs[0] as Uint8Array, 1, () => {
+      // The application answers the first message at once.
+      if (!replied) ch.send(emptyRoom(), false, 1);
+      replied = true;
+    });
+    expect(headerOf(out[0] as Uint8Array)).toMatchObject({ hasAck: true, ackNext: 1 });
+    ch.poll(1);
+    expect(headerOf(out[1] as Uint8Array)).toMatchObject({ hasAck: true, ackNext: 3 });
+  });
+});
