@@ -21,6 +21,9 @@ interface ModelChild {
   starts: number;
 }
 
+/** The instance a crash hit: its exit only counts if that instance is still the running one when handled. */
+const instanceOf = (c: ModelChild) => `${c.id}#${c.starts}`;
+
 class Model {
   restarts = 0;
   stopped = false;
@@ -69,10 +72,13 @@ class Model {
   }
 }
 
-type Step = { op: "crash" | "finish" | "terminate" | "restartChild"; pick: number };
+type Step = { op: "crash" | "finish" | "terminate" | "restartChild" | "crashMany"; pick: number };
 
 const kindArb = fc.constantFrom<RestartKind>("permanent", "transient", "temporary");
-const stepArb: fc.Arbitrary<Step> = fc.record({ op: fc.constantFrom("crash", "finish", "terminate", "restartChild"), pick: fc.nat(100) });
+const stepArb: fc.Arbitrary<Step> = fc.record({
+  op: fc.constantFrom("crash", "finish", "terminate", "restartChild", "crashMany"),
+  pick: fc.nat(100),
+});
 
 describe("supervisor against an OTP model", () => {
   it("keeps the same children running, started the same number of times, and stops at the same step", async () => {
@@ -99,7 +105,22 @@ describe("supervisor against an OTP model", () => {
                 if (model.stopped) break;
                 const running = model.children.filter((c) => c.running);
                 const idle = model.children.filter((c) => !c.running);
-                if (step.op === "crash" || step.op === "finish") {
+                if (step.op === "crashMany") {
+                  // Several children crash in the same tick; their exits are handled one after the
+                  // other, and an exit whose instance a sibling's restart already replaced is stale.
+                  const hit = running.filter((_, i) => (step.pick >> i) & 1 || i === 0);
+                  const instances = hit.map(instanceOf);
+                  for (const c of hit) lab.live(c.id).crash();
+                  // Exits are queued one macrotask after they happen: two hops, then a barrier.
+                  await afterPendingTasks();
+                  await afterPendingTasks();
+                  await sup.sync();
+                  for (const [i, c] of hit.entries()) {
+                    if (model.stopped) break;
+                    const now = model.children.find((x) => x.id === c.id);
+                    if (now?.running && instanceOf(now) === instances[i]) model.exit(c.id, true);
+                  }
+                } else if (step.op === "crash" || step.op === "finish") {
                   const c = running[step.pick % Math.max(1, running.length)];
                   if (c === undefined) continue;
                   const handled = nextEvent(sup, "child-exited", (e) => e.id === c.id && e.initiatedBy === "child");
