@@ -304,6 +304,67 @@ describe("ZMTP engine, NULL mechanism", () => {
   });
 });
 
+describe("ZMTP engine, output batching", () => {
+  function readyEngine(batchSize: number): { e: ZmtpEngine; r: Recorder; handshake: number } {
+    const r = new Recorder();
+    const e = new ZmtpEngine({ socketType: "PUB", batchSize }, r);
+    e.push(rawNullPeer("SUB"));
+    return { e, r, handshake: r.sent.length };
+  }
+
+  it("keeps small messages until flush() and hands them over as one buffer", () => {
+    const { e, r, handshake } = readyEngine(1024);
+    e.sendMessage([Buffer.from("a")]);
+    e.sendMessage([Buffer.from("b"), Buffer.from("c")]);
+    expect(r.sent.length).toBe(handshake);
+    e.flush();
+    expect(r.sent.slice(handshake)).toEqual([Buffer.concat([encodeMessage([Buffer.from("a")]), encodeMessage([Buffer.from("b"), Buffer.from("c")])])]);
+    e.flush();
+    expect(r.sent.length).toBe(handshake + 1);
+  });
+
+  it("flushes before a big message, before a command, and when the batch is full", () => {
+    const { e, r, handshake } = readyEngine(100);
+    e.sendMessage([Buffer.from("small")]);
+    e.sendMessage([Buffer.alloc(60)]); // > batchSize / 2: flushes, then goes alone
+    expect(r.sent.slice(handshake).map((b) => b.length)).toEqual([7, 62]);
+    e.sendMessage([Buffer.from("x")]);
+    e.sendPing(0);
+    expect(r.sent.slice(handshake + 2).map((b) => b.length)).toEqual([3, 2 + 7]);
+    for (let i = 0; i < 10; i++) e.sendMessage([Buffer.alloc(20)]); // 22 bytes each, 4 fit in 100
+    expect(r.sent.slice(handshake + 4).map((b) => b.length)).toEqual([88, 88]);
+  });
+
+  it("produces exactly the unbatched byte stream for any interleaving of sends and flushes", () => {
+    type Op = { kind: "msg"; frames: Uint8Array[] } | { kind: "flush" } | { kind: "ping" } | { kind: "sub" };
+    const opArb: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 6, arbitrary: fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 3 }).map((frames) => ({ kind: "msg" as const, frames })) },
+      { weight: 2, arbitrary: fc.constant({ kind: "flush" as const }) },
+      { weight: 1, arbitrary: fc.constant({ kind: "ping" as const }) },
+      { weight: 1, arbitrary: fc.constant({ kind: "sub" as const }) },
+    );
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), fc.integer({ min: 16, max: 2048 }), (ops, batchSize) => {
+        const plain = new Recorder();
+        const batched = new Recorder();
+        const engines = [new ZmtpEngine({ socketType: "SUB" }, plain), new ZmtpEngine({ socketType: "SUB", batchSize }, batched)];
+        for (const e of engines) e.push(rawNullPeer("PUB"));
+        for (const op of ops) {
+          for (const e of engines) {
+            if (op.kind === "msg") e.sendMessage(op.frames);
+            else if (op.kind === "flush") e.flush();
+            else if (op.kind === "ping") e.sendPing(100);
+            else e.sendSubscribe(Buffer.from("t"));
+          }
+        }
+        engines[1]!.flush();
+        expect(batched.bytes.equals(plain.bytes)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe("ZMTP engine, subscriptions", () => {
   it("a SUB sends SUBSCRIBE/CANCEL commands to a 3.1 peer", () => {
     const r = new Recorder();
