@@ -166,6 +166,25 @@ describe("ZMTP engine against libzmq 4.3.5", () => {
     expect(e.rec.messages.map((m) => m[0]!.toString())).toEqual(Array.from({ length: 100 }, (_, i) => `job-${i}`));
   });
 
+  it("an engine with output batching delivers 2000 mixed-size messages in order to a native PULL", async () => {
+    const { socket: pull, port } = await bindNative(new zmq.Pull(receiveOnly));
+    const e = await dial(port, { socketType: "PUSH", batchSize: 64 * 1024 });
+    await ready(e);
+    const sizeOf = (i: number) => (i * 7919) % 3000; // 0..2999 B: all go through the batch
+    for (let i = 0; i < 2000; i++) {
+      const body = Buffer.alloc(sizeOf(i), i & 0xff);
+      e.engine.sendMessage([Buffer.from(String(i)), body]);
+      if (i % 100 === 99) e.engine.flush();
+    }
+    e.engine.flush();
+    for (let i = 0; i < 2000; i++) {
+      const [id, body] = await pull.receive();
+      expect(id?.toString()).toBe(String(i));
+      expect(body?.length).toBe(sizeOf(i));
+      expect(body?.every((b) => b === (i & 0xff))).toBe(true);
+    }
+  });
+
   it("carries multipart messages with empty frames, 0 B and 1 MiB bodies both ways", async () => {
     const { socket: pair, port } = await bindNative(new zmq.Pair(opts));
     const e = await dial(port, { socketType: "PAIR" });
@@ -175,6 +194,7 @@ describe("ZMTP engine against libzmq 4.3.5", () => {
     const message = [Buffer.alloc(0), Buffer.from("x"), Buffer.alloc(0), mib, Buffer.alloc(300, 7)];
     e.engine.sendMessage(message);
     e.engine.sendMessage([Buffer.alloc(0)]);
+    expect(e.sendvCalls).toBe(1); // the 1 MiB body went out by reference
     const got = await pair.receive();
     expect(got.map((f) => f.length)).toEqual([0, 1, 0, 1 << 20, 300]);
     expect(got[3]!.equals(mib)).toBe(true);

@@ -12,11 +12,20 @@ export class NetEngine {
   readonly engine: ZmtpEngine;
   /** Set when the TCP connection closed, for whatever reason. */
   closed = false;
+  /** How many messages went out through the gather-write path. */
+  sendvCalls = 0;
   readonly #socket: net.Socket;
 
   constructor(socket: net.Socket, options: ZmtpEngineOptions) {
     this.#socket = socket;
     socket.setNoDelay(true);
+    // Gather writes for big bodies, passed by reference (zero-copy path).
+    (this.rec as Recorder & { sendv?: (chunks: Buffer[]) => void }).sendv = (chunks) => {
+      this.sendvCalls++;
+      socket.cork();
+      for (const c of chunks) socket.write(c);
+      socket.uncork();
+    };
     this.engine = new ZmtpEngine({ peerAddress: `${socket.remoteAddress}:${socket.remotePort}`, ...options }, this.rec);
     this.rec.forward = (bytes) => socket.write(bytes);
     const onError = this.rec.error.bind(this.rec);
