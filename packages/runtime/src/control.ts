@@ -55,6 +55,8 @@ export type ManagerToHost =
   | { t: "disconnect"; ref: number; id: string }
   | { t: "auth-reply"; ref: number; ok: boolean }
   | { t: "stop" }
+  /** Close the driver's resources at once, without asking the driver. */
+  | { t: "kill" }
   /** Test and chaos hook: make the driver crash the way a buggy driver would. */
   | { t: "crash"; how: "throw" | "exit" | "reject" };
 

@@ -140,6 +140,9 @@ class DriverInstance implements DriverContext {
       case "stop":
         void this.#stop();
         return;
+      case "kill":
+        this.crash({ code: "VTX_DRIVER_KILLED", message: "driver killed after its shutdown timeout" });
+        return;
       case "crash":
         this.#chaos(msg.how);
         return;

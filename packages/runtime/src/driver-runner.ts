@@ -93,7 +93,6 @@ export class DriverRunner {
 
   #startTask(): ChildHandle {
     const address = `inproc://vtx-ctl-${this.scheme}-${randomBytes(6).toString("hex")}`;
-    const abort = new AbortController();
     let mailbox: Mailbox<ManagerToHost, HostToManager> | null = null;
     let markReady: () => void = () => undefined;
     let failReady: (e: VtxError) => void = () => undefined;
@@ -108,7 +107,9 @@ export class DriverRunner {
       try {
         mailbox = await Mailbox.bind<ManagerToHost, HostToManager>(address);
         this.#mailbox = mailbox;
-        const task = this.#pool.run({ scheme: this.scheme, spec: this.#spec, mailbox: address }, { signal: abort.signal });
+        // No abort signal: aborting a running piscina task terminates its
+        // worker, which the zero-copy hazard forbids (see driver-host.ts).
+        const task = this.#pool.run({ scheme: this.scheme, spec: this.#spec, mailbox: address });
         void this.#listen(mailbox, markReady);
         await task;
         return { kind: "normal" };
@@ -128,10 +129,11 @@ export class DriverRunner {
     })();
     return {
       exited,
-      stop: () => this.#mailbox?.send({ t: "stop" }),
-      // A stuck driver: the host cannot be reached, so the task is abandoned
-      // (the worker itself is kept, see driver-host.ts).
-      kill: () => abort.abort(),
+      stop: () => mailbox?.send({ t: "stop" }),
+      // Forceful stop: the host closes the driver's resources without asking
+      // it. A driver stuck in a loop cannot be reached; the supervisor then
+      // gives up on it after its kill timeout, and the worker is kept.
+      kill: () => mailbox?.send({ t: "kill" }),
     };
   }
 

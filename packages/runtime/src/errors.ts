@@ -34,6 +34,11 @@ export interface WireError {
 
 export function toWireError(err: unknown): WireError {
   if (err instanceof VtxError) return { code: err.code, message: err.message };
+  if (typeof err === "object" && err !== null && !(err instanceof Error)) {
+    // Already wire-shaped (e.g. a rejection that crossed a thread as data).
+    const w = err as { code?: unknown; message?: unknown };
+    if (typeof w.code === "string") return { code: w.code, message: typeof w.message === "string" ? w.message : w.code };
+  }
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     return { code: typeof code === "string" ? code : "VTX_INTERNAL", message: err.message };
