@@ -150,6 +150,28 @@ describe("ZMTP engine against libzmq 4.3.5", () => {
     expect(e.rec.cancels).toEqual(["t"]);
   });
 
+  it("XSUB/XPUB: a native XSUB's \\x01topic reaches an engine XPUB; an engine XSUB's subscription reaches a native XPUB", async () => {
+    const server = await serve({ socketType: "XPUB" });
+    const xsub = track(new zmq.XSubscriber(opts));
+    xsub.connect(server.endpoint);
+    await xsub.send(Buffer.from("\x01news"));
+    const e = await server.connection();
+    await e.rec.until(() => e.rec.subscribes.length === 1, "subscribe at engine XPUB", WAIT);
+    expect(e.rec.subscribes).toEqual(["news"]);
+    e.engine.sendMessage([Buffer.from("news: hi")]);
+    expect(texts(await xsub.receive())).toEqual(["news: hi"]);
+
+    const { socket: xpub, port } = await bindNative(new zmq.XPublisher(opts));
+    const client = await dial(port, { socketType: "XSUB" });
+    await ready(client);
+    client.engine.sendSubscribe(Buffer.from("sport"));
+    const [sub] = await xpub.receive();
+    expect(sub?.toString("latin1")).toBe("\x01sport");
+    client.engine.sendCancel(Buffer.from("sport"));
+    const [cancel] = await xpub.receive();
+    expect(cancel?.toString("latin1")).toBe("\x00sport");
+  });
+
   it("PUSH/PULL both ways: engine PUSH to native PULL, native PUSH to engine PULL", async () => {
     const { socket: pull, port } = await bindNative(new zmq.Pull(receiveOnly));
     const pusher = await dial(port, { socketType: "PUSH" });
