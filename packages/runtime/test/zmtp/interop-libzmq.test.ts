@@ -261,6 +261,17 @@ describe("ZMTP engine against libzmq 4.3.5", () => {
   });
 });
 
+describe("ZAP-refused NULL against libzmq 4.3.5", () => {
+  it("a native NULL socket whose ZAP handler refuses sends ERROR, reported as ZMTP_PEER_ERROR", async () => {
+    // zapDomain turns ZAP on for NULL; our handler refuses every non-PLAIN request with 400.
+    const { port } = await bindNative(new zmq.Reply({ ...opts, zapDomain: "vtx-test" }));
+    const e = await dial(port, { socketType: "REQ" });
+    await e.rec.until(() => e.rec.errors.length > 0, "error", WAIT);
+    expect(e.rec.errors.map((x) => x.code)).toEqual(["ZMTP_PEER_ERROR"]);
+    expect(e.rec.errors[0]?.detail).toEqual({ reason: "400" });
+  });
+});
+
 describe("PLAIN against libzmq 4.3.5", () => {
   it("an engine PLAIN client is accepted by a native PLAIN server (ZAP says 200)", async () => {
     const { socket: rep, port } = await bindNative(new zmq.Reply({ ...opts, plainServer: true }));
