@@ -304,6 +304,30 @@ describe("ZMTP engine, NULL mechanism", () => {
   });
 });
 
+describe("ZMTP engine, hostile input", () => {
+  it("never throws on arbitrary bytes, at any stage, and every error carries a ZMTP_ code", () => {
+    const prefixes = [
+      Buffer.alloc(0),
+      encodeGreeting({ mechanism: "NULL", asServer: false }),
+      rawNullPeer("PUSH"),
+      encodeGreeting({ mechanism: "PLAIN", asServer: false }),
+    ];
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: prefixes.length - 1 }), fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }), fc.boolean(), (p, chunks, end) => {
+        const r = new Recorder();
+        const plain = p === 3;
+        const e = new ZmtpEngine({ socketType: "PULL", mechanism: plain ? { type: "PLAIN", authenticate: () => true } : "NULL" }, r);
+        e.push(prefixes[p]!);
+        for (const c of chunks) e.push(c);
+        if (end) e.end();
+        expect(r.errors.length).toBeLessThanOrEqual(1);
+        for (const err of r.errors) expect(err.code).toMatch(/^ZMTP_[A-Z_]+$/);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe("ZMTP engine, output batching", () => {
   function readyEngine(batchSize: number): { e: ZmtpEngine; r: Recorder; handshake: number } {
     const r = new Recorder();
