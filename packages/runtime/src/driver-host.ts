@@ -54,7 +54,7 @@ function installTraps(): void {
     if (inst) inst.crash(wire);
     else for (const i of [...live]) i.crash(wire);
     throw new DriverExitSignal(code);
-  }) as typeof process.exit;
+  });
   process.on("uncaughtException", crashFromTrap);
   process.on("unhandledRejection", crashFromTrap);
 }

@@ -23,7 +23,7 @@ export function isSocketTypeName(s: string): s is SocketTypeName {
 
 export function createSocket<T extends SocketTypeName>(type: T, options?: object): SocketClassMap[T] {
   const opts = options as never;
-  switch (type as SocketTypeName) {
+  switch (type) {
     case "PAIR": return new zmq.Pair(opts) as SocketClassMap[T];
     case "PUB": return new zmq.Publisher(opts) as SocketClassMap[T];
     case "SUB": return new zmq.Subscriber(opts) as SocketClassMap[T];

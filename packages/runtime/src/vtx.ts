@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import type * as zmq from "zeromq";
 import type { EndpointRequest, HostEvent, LinkOptions, VtxEventType } from "./control.js";
 import type { DriverSpec } from "./driver.js";
 import { driverPool } from "./driver-pool.js";
@@ -288,7 +287,7 @@ export class Vtx {
     let srec = this.#sockets.get(socket);
     if (!srec) {
       // A socket created outside vtx.socket(): adopt it.
-      srec = { socket, type: socketTypeOf(socket as zmq.Socket), appInproc: undefined, endpoints: new Map() };
+      srec = { socket, type: socketTypeOf(socket), appInproc: undefined, endpoints: new Map() };
       this.#sockets.set(socket, srec);
     }
     const key = `${kind} ${endpoint}`;

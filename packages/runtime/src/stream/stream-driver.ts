@@ -97,12 +97,10 @@ export function createStreamDriver(ctx: DriverContext, transport: StreamTranspor
       if (listening.has(req.id)) throw new VtxError("VTX_ENDPOINT_IN_USE", `${req.endpoint.raw} is already bound`);
       const l: Listening = { req, close: () => undefined, links: new Set(), bridges: new Map() };
       const server = await transport.listen(req.endpoint, req.options, (duplex, peer) => accept(l, duplex, peer));
-      l.close = () => server.close();
       const untrack = ctx.track({ close: () => server.close() });
-      const closeAll = l.close;
       l.close = () => {
         untrack();
-        closeAll();
+        server.close();
       };
       listening.set(req.id, l);
       ctx.emit({ type: "listening", id: req.id, peer: server.endpoint });
