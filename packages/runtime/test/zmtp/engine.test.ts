@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { VtxError } from "../../src/errors.js";
 import {
   FLAG_COMMAND,
   FLAG_MORE,
@@ -588,14 +589,12 @@ describe("ZMTP engine, mechanisms that protect frames", () => {
   class XorMechanism implements Mechanism {
     readonly name = "X-XOR";
     framing: Mechanism["framing"];
-    #ctx: MechanismContext | undefined;
     constructor(readonly asServer: boolean, readonly key = 0x5a) {}
     start(ctx: MechanismContext): MechanismStep {
-      this.#ctx = ctx;
       return { send: [encodeCommandBody("HI", ctx.localMetadata)] };
     }
     handle(cmd: ZmtpCommand): MechanismStep {
-      if (cmd.name !== "HI") return { error: Object.assign(new Error("unexpected"), { code: "ZMTP_UNEXPECTED_COMMAND" }) as never };
+      if (cmd.name !== "HI") return { error: new VtxError("ZMTP_UNEXPECTED_COMMAND", `unexpected ${cmd.name}`) };
       const key = this.key;
       this.framing = {
         wrap: (flags, body) => {
@@ -611,7 +610,6 @@ describe("ZMTP engine, mechanisms that protect frames", () => {
           return { flags: data[0]!, body };
         },
       };
-      void this.#ctx;
       return { done: { metadata: decodeMetadata(cmd.data) } };
     }
   }
@@ -643,7 +641,6 @@ describe("ZMTP engine, mechanisms that protect frames", () => {
     expect(e.state).toBe("ready");
     e.push(encodeMessage([Buffer.from("plain")]));
     expect(r.errors[0]?.code).toBe("ZMTP_UNEXPECTED_MESSAGE");
-    void FLAG_MORE;
   });
 });
 
