@@ -142,10 +142,12 @@ export class Cluster {
     }
   }
 
+  /**
+   * Fire and forget: a lost link shows up as the peer's EXIT, which fails
+   * every transfer with it, so a send error needs no handling of its own.
+   */
   #whisper(peer: string, msg: ClusterMessage): void {
-    this.node.whisper(peer, encodeCluster(msg)).catch((err: unknown) => {
-      this.#log.log("debug", "cluster-send-failed", { peer, type: msg.type, err: String(err) });
-    });
+    if (!this.node.post(peer, encodeCluster(msg))) this.#log.log("debug", "cluster-send-to-unknown-peer", { peer, type: msg.type });
   }
 
   // ── ZRE events ───────────────────────────────────────────────────────────

@@ -75,11 +75,21 @@ export interface ZrePeerInfo {
   groups: readonly string[];
 }
 
+interface Outgoing {
+  frames: Uint8Array[];
+  settle: ((err?: VtxError) => void) | undefined;
+}
+
 interface Link {
   endpoint: string;
   dealer: zmq.Dealer;
   sent: number;
-  chain: Promise<void>;
+  /** Messages waiting for the DEALER (zeromq.js takes one send at a time). */
+  queue: Outgoing[];
+  head: number;
+  flushing: boolean;
+  /** Called when the queue has been handed to zeromq.js (see {@link ZreNode.stop}). */
+  idle: (() => void)[];
   closed: boolean;
 }
 
@@ -196,6 +206,9 @@ export class ZreNode {
     this.stopped = true;
     clearInterval(this.reapTimer);
     clearInterval(this.beaconTimer);
+    // What the application queued last (a cluster's DROP messages) still
+    // goes out: hand it to zeromq.js, then close with a short linger.
+    await Promise.all([...this.peers.values()].map((p) => this.drained(p.link, 500)));
     if (this.beaconTx) {
       const tx = this.beaconTx;
       const b = this.opts.beacon || {};
@@ -291,6 +304,19 @@ export class ZreNode {
     const p = this.peers.get(peer);
     if (!p) return Promise.reject(new VtxError("ZRE_UNKNOWN_PEER", `no peer ${peer}`));
     return this.send(p.link, { type: "WHISPER", sequence: 0, content: content.map(toBytes) });
+  }
+
+  /**
+   * Like {@link whisper} without a promise per message: queues the message
+   * and returns false if there is no such peer. A failed send is not
+   * reported here; the link's loss shows as the peer's EXIT. For bulk
+   * traffic (cluster DATA).
+   */
+  post(peer: string, content: readonly (Uint8Array | string)[]): boolean {
+    const p = this.peers.get(peer);
+    if (!p) return false;
+    this.enqueue(p.link, { type: "WHISPER", sequence: 0, content: content.map(toBytes) });
+    return true;
   }
 
   /** Sends a multi-frame message to every peer in a group (ours or not). */
@@ -414,7 +440,7 @@ export class ZreNode {
     const dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: this.opts.sendHighWaterMark ?? 1000 });
     setBinaryRoutingId(dealer, encodeRoutingId(this.uuid));
     dealer.connect(endpoint);
-    return { endpoint, dealer, sent: 0, chain: Promise.resolve(), closed: false };
+    return { endpoint, dealer, sent: 0, queue: [], head: 0, flushing: false, idle: [], closed: false };
   }
 
   private closeLink(link: Link, lingerMs: number): void {
@@ -426,6 +452,24 @@ export class ZreNode {
     } catch {
       // already closed
     }
+    if (!link.flushing) {
+      const left = link.queue.slice(link.head);
+      link.queue = [];
+      link.head = 0;
+      for (const item of left) item.settle?.(new VtxError("ZRE_SEND_FAILED", `link to ${link.endpoint} closed before the send`));
+    }
+    for (const w of link.idle.splice(0)) w();
+  }
+
+  /** Resolves once everything queued on the link was handed to zeromq.js, or after `ms`. */
+  private async drained(link: Link, ms: number): Promise<void> {
+    if (!link.flushing || link.closed) return;
+    let t: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      link.idle.push(resolve);
+      t = setTimeout(resolve, ms);
+    });
+    clearTimeout(t);
   }
 
   private connectPeer(uuid: Uint8Array, endpoint: string): Peer {
@@ -498,20 +542,59 @@ export class ZreNode {
 
   /** Numbers the message for this link and queues it after the link's previous send. */
   private send(link: Link, msg: ZreMessage): Promise<void> {
-    if (link.closed) return Promise.reject(new VtxError("ZRE_SEND_FAILED", `link to ${link.endpoint} is closed`));
-    link.sent = (link.sent + 1) & 0xffff;
-    const frames = encodeZre({ ...msg, sequence: link.sent });
-    const next = link.chain.then(async () => {
-      if (link.closed) throw new VtxError("ZRE_SEND_FAILED", `link to ${link.endpoint} closed before the send`);
-      try {
-        await link.dealer.send(frames);
-      } catch (err) {
-        throw new VtxError("ZRE_SEND_FAILED", `send to ${link.endpoint} failed`, { cause: err });
-      }
+    return new Promise<void>((resolve, reject) => {
+      this.enqueue(link, msg, (err) => (err ? reject(err) : resolve()));
     });
-    // The chain itself must not stay rejected, or every later send would fail.
-    link.chain = next.catch(() => undefined);
-    return next;
+  }
+
+  /**
+   * Queues without a promise (the hot path: cluster DATA). The sequence
+   * number is taken now, so messages leave in the order they were queued.
+   */
+  private enqueue(link: Link, msg: ZreMessage, settle?: (err?: VtxError) => void): void {
+    if (link.closed) {
+      settle?.(new VtxError("ZRE_SEND_FAILED", `link to ${link.endpoint} is closed`));
+      return;
+    }
+    link.sent = (link.sent + 1) & 0xffff;
+    link.queue.push({ frames: encodeZre({ ...msg, sequence: link.sent }), settle });
+    if (!link.flushing) void this.flush(link);
+  }
+
+  private async flush(link: Link): Promise<void> {
+    link.flushing = true;
+    try {
+      // Bounded by what is queued; a send waits only while the DEALER is at
+      // its high-water mark (the peer is slow), which is the backpressure.
+      while (link.head < link.queue.length && !link.closed) {
+        const item = link.queue[link.head]!;
+        link.queue[link.head] = undefined as unknown as Outgoing;
+        link.head++;
+        try {
+          await link.dealer.send(item.frames);
+        } catch (err) {
+          item.settle?.(new VtxError("ZRE_SEND_FAILED", `send to ${link.endpoint} failed`, { cause: err }));
+          continue;
+        }
+        item.settle?.();
+        if (link.head > 1024 && link.head * 2 > link.queue.length) {
+          link.queue = link.queue.slice(link.head);
+          link.head = 0;
+        }
+      }
+    } finally {
+      link.flushing = false;
+      for (const w of link.idle.splice(0)) w();
+      if (link.closed) {
+        const left = link.queue.slice(link.head);
+        link.queue = [];
+        link.head = 0;
+        for (const item of left) item.settle?.(new VtxError("ZRE_SEND_FAILED", `link to ${link.endpoint} closed before the send`));
+      } else if (link.head === link.queue.length) {
+        link.queue = [];
+        link.head = 0;
+      }
+    }
   }
 
   private async receiveLoop(router: zmq.Router): Promise<void> {

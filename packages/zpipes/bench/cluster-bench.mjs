@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/**
+ * ZPIPES cluster throughput: N MiB (default 256) in 64 KiB chunks from a
+ * writer process on broker A to a reader process on broker B, the two
+ * brokers (built `zbroker` processes) clustered over ZRE in gossip mode on
+ * loopback. Reuses zpipes-bench.mjs's verified `transfer` (the reader checks
+ * every byte). Medians of --runs (default 3); MB = 10^6 bytes.
+ *
+ *   pnpm build && node packages/zpipes/bench/cluster-bench.mjs [--mib 256] [--runs 3] [--window 8]
+ *
+ * Anchor: the C original did 139.5 MB/s through two brokers over Zyre on this
+ * machine class. Bar: ≥ 400 MB/s.
+ */
+import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
+import { startBroker, transfer } from "./zpipes-bench.mjs";
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Two clustered brokers (A fixed ZRE port, B dials it). */
+export async function startClusterPair(tag, extra = []) {
+  const port = 20000 + Math.floor(Math.random() * 30000);
+  const common = ["--zre-host", "127.0.0.1", ...extra];
+  const a = await startBroker(`${tag}-a`, ["--gossip", "none", "--zre-port", String(port), ...common]);
+  const b = await startBroker(`${tag}-b`, ["--gossip", `tcp://127.0.0.1:${port}`, ...common]);
+  return {
+    a,
+    b,
+    async stop() {
+      await Promise.all([a.stop(), b.stop()]);
+    },
+  };
+}
+
+export async function main(argv = process.argv.slice(2)) {
+  const { values } = parseArgs({
+    args: argv,
+    options: { mib: { type: "string" }, runs: { type: "string" }, chunk: { type: "string" }, window: { type: "string" }, "cluster-window": { type: "string" } },
+  });
+  const bytes = Number(values.mib ?? 256) * 2 ** 20;
+  const chunk = Number(values.chunk ?? 65536);
+  const runs = Math.max(1, Number(values.runs ?? 3));
+  const window = Number(values.window ?? 8);
+  const extra = values["cluster-window"] ? ["--cluster-window", values["cluster-window"]] : [];
+  const results = [];
+  for (let run = 0; run < runs; run++) {
+    const pair = await startClusterPair(`cbench-${process.pid}-${run}`, extra);
+    try {
+      // Warm-up: the first pipe also waits for the two brokers to find each other.
+      await transfer({ writerEndpoint: pair.a.endpoint, readerEndpoint: pair.b.endpoint, bytes: 2 ** 20, chunk, window });
+      results.push((await transfer({ writerEndpoint: pair.a.endpoint, readerEndpoint: pair.b.endpoint, bytes, chunk, window })).mbps);
+    } finally {
+      await pair.stop();
+    }
+  }
+  const m = median(results);
+  const fmt = (x) => x.toFixed(1);
+  console.log(`zpipes cluster bench: ${bytes / 2 ** 20} MiB in ${chunk / 1024} KiB chunks, writer on broker A, reader on broker B (ZRE gossip, loopback), ${runs} runs (median), window ${window}`);
+  console.log(`  two brokers         ${fmt(m)} MB/s   runs: ${results.map(fmt).join(", ")}`);
+  console.log(`  ratio to C original (139.5 MB/s): ${(m / 139.5).toFixed(2)}x`);
+  console.log(`  bar ≥ 400 MB/s: ${m >= 400 ? "met" : "NOT met"}`);
+  return { twoBrokers: m, runs: results };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
