@@ -441,8 +441,12 @@ export class ZmtpEngine {
     this.#fail(new DecodeError("ZMTP_TRUNCATED", `peer closed the stream during the ${where}`, offset, where));
   }
 
-  /** Closes the engine: later input is ignored and no callback fires (pending authenticators are disregarded). */
+  /**
+   * Closes the engine: batched output is flushed first, then later input is
+   * ignored and no callback fires (pending authenticators are disregarded).
+   */
   close(): void {
+    if (this.#state !== S_CLOSED && this.#batchLength > 0) this.flush();
     this.#batch = undefined;
     this.#batchLength = 0;
     this.#state = S_CLOSED;

@@ -348,6 +348,14 @@ describe("ZMTP engine, output batching", () => {
     expect(r.sent.length).toBe(handshake + 1);
   });
 
+  it("flushes batched messages on close(), and drops nothing silently", () => {
+    const { e, r, handshake } = readyEngine(1024);
+    e.sendMessage([Buffer.from("bye")]);
+    e.close();
+    expect(r.sent.slice(handshake)).toEqual([encodeMessage([Buffer.from("bye")])]);
+    expect(e.state).toBe("closed");
+  });
+
   it("flushes before a big message, before a command, and when the batch is full", () => {
     const { e, r, handshake } = readyEngine(100);
     e.sendMessage([Buffer.from("small")]);
