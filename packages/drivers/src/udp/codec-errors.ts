@@ -36,6 +36,20 @@ export const UDP_ERR = {
   FRAGMENT_OVER_BUDGET: "UDP_FRAGMENT_OVER_BUDGET",
   /** Reassembly: a fragment disagrees with the message's earlier fragments. */
   FRAGMENT_INCONSISTENT: "UDP_FRAGMENT_INCONSISTENT",
+  /** Session: the acceptor refused our HELLO (detail carries the REFUSE code and reason). */
+  REFUSED: "UDP_REFUSED",
+  /** Session: nothing heard from the peer for its timeout (§3.2). */
+  PEER_EXPIRED: "UDP_PEER_EXPIRED",
+  /** Session: a reliable datagram exhausted its retries (§5). */
+  PEER_UNREACHABLE: "UDP_PEER_UNREACHABLE",
+  /** Session: the peer said BYE. */
+  PEER_CLOSED: "UDP_PEER_CLOSED",
+  /** Session: a HELLO with a new session tag: the peer restarted (§3). */
+  PEER_RESTARTED: "UDP_PEER_RESTARTED",
+  /** Session: a datagram with another session tag than the peer's (dropped). */
+  STALE_SESSION: "UDP_STALE_SESSION",
+  /** Session: a datagram other than HELLO-OK / REFUSE before the handshake ended (dropped). */
+  NOT_READY: "UDP_NOT_READY",
   /** Encoding: a value does not fit its field (identity > 255, message > 2^32-1, ...). */
   ENCODE_RANGE: "UDP_ENCODE_RANGE",
 } as const;

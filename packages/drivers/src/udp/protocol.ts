@@ -64,3 +64,4 @@ export {
 } from "./handshake.js";
 export { Liveness } from "./liveness.js";
 export { DEFAULT_LOOPBACK_MAX_DATAGRAM, defaultMaxDatagram, isLoopbackAddress } from "./datagram-size.js";
+export { UdpPeer, type PeerEvents, type PeerOptions, type PeerState } from "./udp-peer.js";
