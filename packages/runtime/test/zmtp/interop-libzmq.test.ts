@@ -261,6 +261,22 @@ describe("ZMTP engine against libzmq 4.3.5", () => {
   });
 });
 
+describe("heartbeat TTL against libzmq 4.3.5", () => {
+  it("libzmq honours the TTL of our PING: it drops a connection that stays silent past it", async () => {
+    const { socket: dealer, port } = await bindNative(new zmq.Dealer(opts));
+    const e = await dial(port, { socketType: "DEALER" });
+    await ready(e);
+    const disconnected = new Promise<number>((resolve) => dealer.events.on("disconnect", () => resolve(Date.now())));
+    const sent = Date.now();
+    e.engine.sendPing(300); // 3 deciseconds on the wire
+    const at = await Promise.race([disconnected, new Promise<number>((r) => setTimeout(() => r(-1), WAIT))]);
+    expect(at).toBeGreaterThan(0);
+    expect(at - sent).toBeGreaterThanOrEqual(250);
+    await e.rec.until(() => e.closed, "our side closed", WAIT);
+    expect(e.rec.errors).toEqual([]); // an orderly close between messages
+  });
+});
+
 describe("ZAP-refused NULL against libzmq 4.3.5", () => {
   it("a native NULL socket whose ZAP handler refuses sends ERROR, reported as ZMTP_PEER_ERROR", async () => {
     // zapDomain turns ZAP on for NULL; our handler refuses every non-PLAIN request with 400.
