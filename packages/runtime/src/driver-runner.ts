@@ -206,7 +206,12 @@ export class DriverRunner {
 
   /** Chaos hook for fault tests: makes the running driver crash. */
   crash(how: "throw" | "exit" | "reject"): void {
-    this.#mailbox?.send({ t: "crash", how });
+    // Right after `driver-restarted` the new task's mailbox is not bound
+    // yet; wait for that start to be ready instead of dropping the command.
+    this.whenReady().then(
+      () => this.#mailbox?.send({ t: "crash", how }),
+      () => undefined,
+    );
   }
 
   /** Resolves when the driver is running and ready again (after a restart). */
