@@ -65,3 +65,4 @@ export {
 export { Liveness } from "./liveness.js";
 export { DEFAULT_LOOPBACK_MAX_DATAGRAM, defaultMaxDatagram, isLoopbackAddress } from "./datagram-size.js";
 export { UdpPeer, type PeerEvents, type PeerOptions, type PeerState } from "./udp-peer.js";
+export { answerProbe, offerDatagram, probeDatagram, readBeacon } from "./discovery.js";

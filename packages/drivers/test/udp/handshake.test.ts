@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
+  BEACON,
+  answerProbe,
+  probeDatagram,
+  readBeacon,
   HelloRetry,
   Liveness,
   REFUSE,
@@ -118,5 +122,20 @@ describe("default datagram size", () => {
     expect(defaultMaxDatagram("127.1.2.3")).toBe(16384);
     expect(defaultMaxDatagram("::1")).toBe(16384);
     expect(defaultMaxDatagram("::ffff:127.0.0.1")).toBe(16384);
+  });
+});
+
+describe("discovery beacons", () => {
+  it("an acceptor answers a compatible PROBE with an OFFER of no larger size, and stays silent otherwise", () => {
+    const probe = probeDatagram(0x1234, "REQ");
+    const offer = answerProbe(probe, 0x5678, "REP");
+    expect(offer).toBeDefined();
+    expect((offer as Uint8Array).length).toBeLessThanOrEqual(probe.length);
+    expect(readBeacon(offer as Uint8Array)).toEqual({ type: "BEACON", kind: BEACON.OFFER, socketType: "REP", tag: 0x5678 });
+    expect(answerProbe(probe, 0x5678, "PUB")).toBeUndefined();
+    // An offer is not a probe: no ping-pong between two acceptors.
+    expect(answerProbe(offer as Uint8Array, 0x9999, "REQ")).toBeUndefined();
+    // Garbage is not answered.
+    expect(answerProbe(new Uint8Array([1, 2, 3]), 1, "REP")).toBeUndefined();
   });
 });
