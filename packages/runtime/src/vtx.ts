@@ -50,6 +50,7 @@ export const DEFAULT_LINK_OPTIONS: LinkOptions = {
   reconnectIntervalMax: 5000,
   handshakeTimeout: 10_000,
   maxMessageSize: -1,
+  linger: 0,
 };
 
 interface EndpointRecord {
@@ -62,6 +63,8 @@ interface EndpointRecord {
   given: string;
   resolved: string;
   applied: boolean;
+  /** Key in the socket's endpoint map. */
+  key: string;
 }
 
 interface SocketRecord {
@@ -169,13 +172,16 @@ export class Vtx {
   /** Closes a socket and every virtual endpoint it had (`vtx_close`). */
   async close(socket: AnySocket): Promise<void> {
     const rec = this.#sockets.get(socket);
+    // Close the app socket first: with ZMQ_LINGER libzmq still hands what it
+    // had queued to the bridges, and the drivers keep each live link open
+    // until that is on the wire or the linger time is up.
+    socket.close();
     if (rec) {
+      this.#sockets.delete(socket);
       for (const ep of [...rec.endpoints.values()]) {
         await this.#dropRecord(ep).catch(() => undefined);
       }
-      this.#sockets.delete(socket);
     }
-    socket.close();
   }
 
   /** Closes every socket and stops every driver (`vtx_destroy`). */
@@ -290,7 +296,10 @@ export class Vtx {
       srec = { socket, type: socketTypeOf(socket), appInproc: undefined, endpoints: new Map() };
       this.#sockets.set(socket, srec);
     }
-    const key = `${kind} ${endpoint}`;
+    const id = `e${++endpointCounter}`;
+    // Like libzmq's `tcp://host:*`, every bind to an ephemeral port is a new
+    // endpoint (a second one gets its own port), so it never collides.
+    const key = kind === "bind" && parsed.port === 0 ? `${kind} ${endpoint} ${id}` : `${kind} ${endpoint}`;
     if (srec.endpoints.has(key)) {
       throw new VtxError("VTX_ENDPOINT_IN_USE", `socket is already ${kind === "bind" ? "bound to" : "connected to"} ${endpoint}`);
     }
@@ -299,7 +308,6 @@ export class Vtx {
       srec.appInproc = socket.bind(inproc).then(() => inproc);
     }
     const appInproc = await srec.appInproc;
-    const id = `e${++endpointCounter}`;
     const rec: EndpointRecord = {
       id,
       kind,
@@ -308,6 +316,7 @@ export class Vtx {
       given: endpoint,
       resolved: endpoint,
       applied: false,
+      key,
       request: {
         id,
         endpoint: parsed,
@@ -347,6 +356,8 @@ export class Vtx {
     if (hbt !== undefined && hbt > 0) fromSocket.heartbeatTimeout = hbt;
     const ttl = num("heartbeatTimeToLive");
     if (ttl !== undefined && ttl > 0) fromSocket.heartbeatTtl = ttl;
+    const linger = num("linger");
+    if (linger !== undefined) fromSocket.linger = linger;
     const mms = num("maxMessageSize");
     if (mms !== undefined && mms >= 0) fromSocket.maxMessageSize = mms;
     const ri = num("reconnectInterval");
@@ -371,7 +382,7 @@ export class Vtx {
   }
 
   #forget(rec: EndpointRecord): void {
-    rec.socket.endpoints.delete(`${rec.kind} ${rec.given}`);
+    rec.socket.endpoints.delete(rec.key);
     this.#endpoints.delete(rec.id);
   }
 
