@@ -90,7 +90,13 @@ export class ZmtpLink implements BridgeSink {
     d.on("error", (err: Error & { code?: string }) =>
       this.close(new VtxError(err.code ?? "VTX_STREAM_ERROR", `stream error: ${err.message}`, { cause: err })),
     );
-    d.on("end", () => this.close(undefined));
+    // EOF inside the greeting, the handshake or a multipart message is
+    // ZMTP_TRUNCATED (engine.end() reports it through `error`); between
+    // messages it is an orderly close.
+    d.on("end", () => {
+      if (!this.#closed) this.#engine.end();
+      this.close(undefined);
+    });
     d.on("close", () => this.close(undefined));
     if (o.handshakeTimeout > 0) {
       this.#handshakeTimer = setTimeout(
@@ -242,6 +248,20 @@ export class ZmtpLink implements BridgeSink {
   }
 
   // ---------------------------------------------------------------------------
+
+  /**
+   * Linger: resolves once everything the app queued has been written out
+   * (bridge idle, stream drained) or after `ms` (-1: no limit but `signal`).
+   */
+  async drain(ms: number, signal: AbortSignal): Promise<void> {
+    const bridge = this.#bridge;
+    if (bridge === null || this.#closed || ms === 0) return;
+    const deadline = ms < 0 ? Number.POSITIVE_INFINITY : Date.now() + ms;
+    while (!this.#closed && !signal.aborted && Date.now() < deadline) {
+      if (bridge.outboundIdle && this.#out.length === 0 && this.#duplex.writableLength === 0) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
 
   /** Sends a ZMTP ERROR to the peer (best effort) and closes. */
   refuse(err: VtxError): void {
