@@ -116,13 +116,8 @@ export function connectViaProxy(options: ProxyConnectOptions): Promise<net.Socke
   const { host, port, signal } = options;
   const timeoutMs = options.timeoutMs ?? DEFAULT_PROXY_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    let parsed: ParsedProxyUrl;
-    try {
-      parsed = parseProxyUrl(options.proxy);
-    } catch (err) {
-      reject(err);
-      return;
-    }
+    // A throw here (bad URL) rejects the promise: executors turn throws into rejections.
+    const parsed = parseProxyUrl(options.proxy);
     if (signal?.aborted) {
       reject(new VtxError("VTX_ABORTED", "proxy connect aborted"));
       return;
