@@ -139,6 +139,8 @@ function child(role, args) {
   const cp = fork(fileURLToPath(import.meta.url), ["--role", role, "--args", JSON.stringify(args)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const messages = [];
   let waiter = null;
+  // Taken at spawn: a child may exit before the parent gets round to waiting.
+  const exited = once(cp, "exit");
   cp.on("message", (m) => {
     if (waiter) {
       const w = waiter;
@@ -159,7 +161,7 @@ function child(role, args) {
             resolve(m);
           };
         });
-  return { cp, next };
+  return { cp, next, exited };
 }
 
 /**
@@ -174,7 +176,7 @@ export async function transfer({ writerEndpoint, readerEndpoint, bytes = 256 * 2
   await writer.next("writer ready");
   writer.cp.send("go");
   const [w, r] = await Promise.all([writer.next("writer result"), reader.next("reader result")]);
-  await Promise.all([once(writer.cp, "exit"), once(reader.cp, "exit")]);
+  await Promise.all([writer.exited, reader.exited]);
   if (r.got !== bytes) throw new Error(`reader got ${r.got} bytes, expected ${bytes}`);
   if (r.mismatch >= 0) throw new Error(`data mismatch at byte ${r.mismatch}`);
   const seconds = (r.t1 - w.t0) / 1000;
@@ -188,6 +190,7 @@ export async function startBroker(name, extraArgs = []) {
   const cp = spawn(process.execPath, [...nodeFlags, ZBROKER, name, "--log-level", process.env.ZPIPES_BENCH_CPU ? "info" : "warn", ...extraArgs], {
     stdio: ["ignore", "ignore", process.env.ZPIPES_BENCH_CPU ? "inherit" : "ignore"],
   });
+  const exited = once(cp, "exit");
   const { ZpipesClient } = await import(pathToFileURL(join(DIST, "index.js")).href);
   // Ready when a client can open a pipe on it (bounded by the connect timeout).
   const probe = await ZpipesClient.openReader(`probe-${process.pid}`, { broker: name, connectTimeout: 10_000 });
@@ -196,7 +199,9 @@ export async function startBroker(name, extraArgs = []) {
     endpoint: `ipc://@/zpipes/${name}`,
     async stop() {
       cp.kill("SIGTERM");
-      const [code] = await once(cp, "exit");
+      const killer = setTimeout(() => cp.kill("SIGKILL"), 10_000);
+      const [code] = await exited;
+      clearTimeout(killer);
       if (code !== 0) throw new Error(`zbroker exited with ${code}`);
     },
   };
