@@ -48,6 +48,8 @@ export class Bridge {
   #sink: BridgeSink | null = null;
   #sinkWaiter: (() => void) | null = null;
   #closed = false;
+  /** True while the pump holds a message it has not handed to a sink yet. */
+  #holding = false;
   // Wire→app delivery: one zeromq.js send at a time (a second throws EBUSY).
   #sending = false;
   #backlog: Buffer[][] = [];
@@ -157,6 +159,11 @@ export class Bridge {
     this.deliver([msg]);
   }
 
+  /** Nothing from the app is waiting to go out on the wire (for linger). */
+  get outboundIdle(): boolean {
+    return this.#closed || (!this.#holding && !this.#socket.readable);
+  }
+
   /** Resolves when the wire→app backlog is below its bound again. */
   drained(): Promise<void> {
     if (this.#backlog.length < DELIVERY_BACKLOG / 2 || this.#closed) return Promise.resolve();
@@ -187,6 +194,7 @@ export class Bridge {
     try {
       for (;;) {
         let frames = await socket.receive();
+        this.#holding = true;
         let sink = this.#sink;
         while (sink === null) {
           await new Promise<void>((resolve) => (this.#sinkWaiter = resolve));
@@ -207,6 +215,7 @@ export class Bridge {
             await sink.drained();
           }
         }
+        this.#holding = false;
         if (!socket.readable) sink.flush();
       }
     } catch {

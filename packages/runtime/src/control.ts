@@ -21,6 +21,12 @@ export interface LinkOptions {
   reconnectIntervalMax: number;
   /** A handshake not finished within this is dropped (ZMTP_HANDSHAKE_TIMEOUT). */
   handshakeTimeout: number;
+  /**
+   * On disconnect/unbind/close, how long a live link keeps sending what the
+   * app had queued before it is cut (ms; -1 = until the driver stops; 0 = at
+   * once). From the socket's ZMQ_LINGER.
+   */
+  linger: number;
   /** Largest multipart message accepted from the peer; -1 = unlimited. */
   maxMessageSize: number;
   /** Identity announced in READY (routing id of the app socket). */

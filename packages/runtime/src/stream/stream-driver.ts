@@ -41,6 +41,13 @@ export function createStreamDriver(ctx: DriverContext, transport: StreamTranspor
   const listening = new Map<string, Listening>();
   const dialing = new Map<string, Dialing>();
 
+  // Links kept open after unbind/disconnect to send what the app had queued.
+  const pendingLinger = new Set<Promise<void>>();
+  const lingering = (p: Promise<void>): void => {
+    const q = p.catch(() => undefined).finally(() => pendingLinger.delete(q));
+    pendingLinger.add(q);
+  };
+
   const peerName = (req: EndpointRequest, peer: string): string => `${req.endpoint.scheme}://${peer}`;
 
   function closeLinkBridge(l: Listening, link: ZmtpLink): void {
@@ -165,21 +172,28 @@ export function createStreamDriver(ctx: DriverContext, transport: StreamTranspor
       if (!l) return;
       listening.delete(id);
       l.close();
-      for (const link of [...l.links]) link.close();
+      const links = [...l.links];
+      lingering(Promise.all(links.map((link) => link.drain(l.req.options.linger, ctx.signal))).then(() => {
+        for (const link of links) link.close();
+      }));
     },
 
     async disconnect(id) {
       const d = dialing.get(id);
       if (!d) return;
       dialing.delete(id);
-      d.actor.send({ type: "STOP" });
-      d.actor.stop();
-      ctx.closeBridge(d.req, d.bridge);
+      const link = d.link;
+      lingering((link ? link.drain(d.req.options.linger, ctx.signal) : Promise.resolve()).then(() => {
+        d.actor.send({ type: "STOP" });
+        d.actor.stop();
+        ctx.closeBridge(d.req, d.bridge);
+      }));
     },
 
     async stop() {
       for (const id of [...listening.keys()]) await this.unbind(id);
       for (const id of [...dialing.keys()]) await this.disconnect(id);
+      await Promise.all(pendingLinger);
     },
   };
 }

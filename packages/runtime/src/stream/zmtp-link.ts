@@ -5,7 +5,7 @@ import type { DriverContext } from "../driver.js";
 import { VtxError } from "../errors.js";
 import { ZmtpEngine, type MechanismOption, type ZmtpPeer } from "../zmtp/index.js";
 
-/** Bytes of encoded outgoing messages batched before a write is forced. */
+/** Bytes of encoded outgoing messages the engine batches before a write is forced. */
 const BATCH_BYTES = 64 * 1024;
 /** Outgoing bytes buffered in the stream before the bridge stops reading. */
 const WRITE_HIGH_WATER = 1024 * 1024;
@@ -34,9 +34,6 @@ export class ZmtpLink implements BridgeSink {
   readonly #events: ZmtpLinkEvents;
   readonly #getBridge: (peer: ZmtpPeer) => Bridge;
   #bridge: Bridge | null = null;
-  #out: Buffer[] = [];
-  #outBytes = 0;
-  #batching = false;
   #paused = false;
   #closed = false;
   #lastRx = Date.now();
@@ -68,6 +65,9 @@ export class ZmtpLink implements BridgeSink {
         mechanism: this.#mechanism(o, args.asServer),
         ...(o.maxMessageSize >= 0 ? { maxMessageSize: o.maxMessageSize } : {}),
         peerAddress: args.peerAddress,
+        // The engine encodes app→wire messages straight into one batch
+        // buffer; the bridge calls flush() when it has nothing more queued.
+        batchSize: BATCH_BYTES,
       },
       {
         send: (bytes) => this.#send(bytes),
@@ -155,6 +155,7 @@ export class ZmtpLink implements BridgeSink {
       }
       try {
         this.#engine.sendPing(o.heartbeatTtl);
+        this.#engine.flush();
       } catch {
         // Engine closed between ticks; close() follows.
       }
@@ -184,54 +185,36 @@ export class ZmtpLink implements BridgeSink {
   }
 
   #send(bytes: Buffer): void {
-    if (this.#closed) return;
-    if (this.#batching) {
-      this.#out.push(bytes);
-      this.#outBytes += bytes.length;
-    } else {
-      this.#duplex.write(bytes);
-    }
+    if (!this.#closed) this.#duplex.write(bytes);
   }
 
   // ---- BridgeSink: app → wire ------------------------------------------------
 
   message(frames: Buffer[]): boolean {
     if (this.#closed) return true;
-    this.#batching = true;
     try {
       this.#engine.sendMessage(frames);
     } catch (err) {
-      this.#batching = false;
       this.close(err instanceof VtxError ? err : new VtxError("VTX_INTERNAL", String(err)));
       return true;
     }
-    this.#batching = false;
-    if (this.#outBytes >= BATCH_BYTES) this.flush();
     return this.#duplex.writableLength < WRITE_HIGH_WATER;
   }
 
   subscribe(topic: Buffer): void {
-    if (!this.#closed) this.#engine.sendSubscribe(topic);
+    if (this.#closed) return;
+    this.#engine.sendSubscribe(topic);
+    this.#engine.flush();
   }
 
   cancel(topic: Buffer): void {
-    if (!this.#closed) this.#engine.sendCancel(topic);
+    if (this.#closed) return;
+    this.#engine.sendCancel(topic);
+    this.#engine.flush();
   }
 
   flush(): void {
-    const out = this.#out;
-    if (out.length === 0 || this.#closed) return;
-    this.#out = [];
-    const bytes = this.#outBytes;
-    this.#outBytes = 0;
-    const d = this.#duplex;
-    if (out.length === 1) d.write(out[0]);
-    else if (bytes <= BATCH_BYTES) d.write(Buffer.concat(out, bytes));
-    else {
-      d.cork();
-      for (const b of out) d.write(b);
-      d.uncork();
-    }
+    if (!this.#closed) this.#engine.flush();
   }
 
   drained(): Promise<void> {
@@ -258,7 +241,7 @@ export class ZmtpLink implements BridgeSink {
     if (bridge === null || this.#closed || ms === 0) return;
     const deadline = ms < 0 ? Number.POSITIVE_INFINITY : Date.now() + ms;
     while (!this.#closed && !signal.aborted && Date.now() < deadline) {
-      if (bridge.outboundIdle && this.#out.length === 0 && this.#duplex.writableLength === 0) return;
+      if (bridge.outboundIdle && this.#duplex.writableLength === 0) return;
       await new Promise((r) => setTimeout(r, 5));
     }
   }
@@ -282,8 +265,12 @@ export class ZmtpLink implements BridgeSink {
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
     this.#bridge?.detach(this);
     this.#engine.close();
-    if (error) this.#duplex.destroy();
-    else this.#duplex.end(() => this.#duplex.destroy());
+    // end(), not destroy(): an ERROR command the engine just wrote (auth
+    // failure, incompatible socket type) must reach the peer. A peer that
+    // does not close its side is cut off shortly after.
+    const d = this.#duplex;
+    d.end(() => d.destroy());
+    setTimeout(() => d.destroy(), 1000).unref();
     // Never let a stream error after close become an uncaught exception.
     this.#duplex.on("error", () => undefined);
     this.#events.closed(error);
