@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { Vtx, VtxError } from "@vtx/runtime";
+import { ztcp } from "@vtx/drivers";
+import { within, strs } from "./helpers.js";
+
+async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (err) {
+    return err instanceof VtxError ? err.code : `not a VtxError: ${String(err)}`;
+  }
+  return undefined;
+}
+
+describe("Vtx API", () => {
+  let vtx: Vtx;
+  afterEach(async () => {
+    await vtx?.destroy();
+  });
+
+  it("gives each endpoint error its own code", async () => {
+    vtx = new Vtx();
+    vtx.register("ztcp", ztcp());
+    const s = vtx.socket("PULL");
+    expect(await codeOf(vtx.bind(s, "nosuch://127.0.0.1:1"))).toBe("VTX_SCHEME_UNKNOWN");
+    expect(await codeOf(vtx.bind(s, "ztcp://127.0.0.1"))).toBe("VTX_ENDPOINT_MALFORMED");
+    expect(await codeOf(vtx.bind(s, "ztcp//127.0.0.1:1"))).toBe("VTX_ENDPOINT_MALFORMED");
+    expect(await codeOf(vtx.connect(s, "ztcp://127.0.0.1:70000"))).toBe("VTX_ENDPOINT_PORT_RANGE");
+    expect(await codeOf(() => vtx.register("ztcp", ztcp()))).toBe("VTX_SCHEME_TAKEN");
+    expect(await codeOf(() => vtx.socket("NOPE" as "PUSH"))).toBe("VTX_SOCKET_TYPE");
+  });
+
+  it("reports a busy port as VTX_ADDRESS_IN_USE and keeps the driver serving", async () => {
+    vtx = new Vtx();
+    vtx.register("ztcp", ztcp());
+    const a = vtx.socket("PULL");
+    const ep = await vtx.bind(a, "ztcp://127.0.0.1:0");
+    const b = vtx.socket("PULL");
+    expect(await codeOf(vtx.bind(b, ep))).toBe("VTX_ADDRESS_IN_USE");
+    const push = vtx.socket("PUSH");
+    await vtx.connect(push, ep);
+    await push.send("still here");
+    expect(strs(await within(a.receive(), 5000, "message after a failed bind"))).toEqual(["still here"]);
+  });
+
+  it("refuses an incompatible pair on both sides with ZMTP_INCOMPATIBLE_SOCKET_TYPE", async () => {
+    vtx = new Vtx();
+    vtx.register("ztcp", ztcp());
+    const pub = vtx.socket("PUB");
+    const ep = await vtx.bind(pub, "ztcp://127.0.0.1:0");
+    const push = vtx.socket("PUSH");
+    const failures: string[] = [];
+    const both = new Promise<void>((resolve) => {
+      const off = vtx.on((e) => {
+        if (e.type !== "handshake-failed") return;
+        failures.push(`${e.socket === pub ? "pub" : "push"}:${e.error?.code}`);
+        if (failures.length === 2) {
+          off();
+          resolve();
+        }
+      });
+    });
+    await vtx.connect(push, ep, { reconnectInterval: 5000 });
+    await within(both, 5000, "handshake-failed on both sides");
+    expect(failures.sort()).toEqual(["pub:ZMTP_INCOMPATIBLE_SOCKET_TYPE", "push:ZMTP_INCOMPATIBLE_SOCKET_TYPE"]);
+  });
+
+  it("refuses a second remote peer on a bound PAIR with VTX_PAIR_EXCLUSIVE", async () => {
+    vtx = new Vtx();
+    vtx.register("ztcp", ztcp());
+    const pair = vtx.socket("PAIR");
+    const ep = await vtx.bind(pair, "ztcp://127.0.0.1:0");
+    const first = vtx.socket("PAIR");
+    const up = vtx.waitFor((e) => e.type === "connected" && e.socket === first, 5000);
+    await vtx.connect(first, ep);
+    await up;
+    const refused = vtx.waitFor((e) => e.type === "handshake-failed" && e.socket === pair, 5000);
+    const second = vtx.socket("PAIR");
+    await vtx.connect(second, ep, { reconnectInterval: 5000 });
+    expect((await refused).error?.code).toBe("VTX_PAIR_EXCLUSIVE");
+    await first.send("only you");
+    expect(strs(await within(pair.receive(), 5000, "first PAIR's message"))).toEqual(["only you"]);
+  });
+
+  it("unbind stops accepting; disconnect stops dialing; both can be re-done", async () => {
+    vtx = new Vtx();
+    vtx.register("ztcp", ztcp());
+    const pull = vtx.socket("PULL");
+    const ep = await vtx.bind(pull, "ztcp://127.0.0.1:0");
+    await vtx.unbind(pull, ep);
+    expect(await codeOf(vtx.unbind(pull, ep))).toBe("VTX_ENDPOINT_NOT_FOUND");
+    const again = await vtx.bind(pull, ep);
+    expect(again).toBe(ep);
+    const push = vtx.socket("PUSH");
+    await vtx.connect(push, ep);
+    await vtx.disconnect(push, ep);
+    await vtx.connect(push, ep);
+    await push.send("after reconnect");
+    expect(strs(await within(pull.receive(), 5000, "message after re-bind and re-connect"))).toEqual(["after reconnect"]);
+  });
+
+  it("refuses use after destroy with VTX_DESTROYED", async () => {
+    vtx = new Vtx();
+    await vtx.destroy();
+    expect(await codeOf(() => vtx.socket("PUSH"))).toBe("VTX_DESTROYED");
+  });
+});
