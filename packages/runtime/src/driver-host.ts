@@ -8,12 +8,16 @@
  * worker that exits under such messages has aborted the process with heap
  * corruption. So a crashing driver never takes its worker down: uncaught
  * exceptions, unhandled rejections and `process.exit` inside a driver are
- * trapped here, attributed to the driver through AsyncLocalStorage, and turn
- * into that driver's task failing after its resources are closed. The
+ * trapped here and turn into the guilty driver's task failing after its
+ * resources are closed (the driver is found from the error's stack: a frame
+ * in the driver's own module folder; when no frame names one driver, every
+ * driver in this worker is restarted — a worker is one failure domain).
+ * AsyncLocalStorage would attribute more precisely but enables promise hooks
+ * for every promise in the worker, which cost 10–20 % on the bridge's
+ * per-message receive loop here. The
  * supervisor on the application thread then starts the driver again (in a
  * live worker) and re-applies its endpoints.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { Bridge } from "./bridge.js";
 import type { EndpointRequest, HostEvent, HostToManager, ManagerToHost } from "./control.js";
 import type { Closable, Driver, DriverContext, DriverFactory, DriverSpec } from "./driver.js";
@@ -26,8 +30,23 @@ export interface DriverTask {
   mailbox: string;
 }
 
-const current = new AsyncLocalStorage<DriverInstance>();
 const live = new Set<DriverInstance>();
+/** Set while the host itself makes a driver misbehave (fault injection). */
+let blamed: DriverInstance | null = null;
+
+/** The drivers an error belongs to: the one whose module folder is on the stack, else all. */
+function culprits(stack: string | undefined): DriverInstance[] {
+  if (blamed) {
+    const b = blamed;
+    blamed = null;
+    return [b];
+  }
+  if (stack) {
+    const hits = [...live].filter((i) => stack.includes(i.moduleDir));
+    if (hits.length === 1) return hits;
+  }
+  return [...live];
+}
 
 /** Thrown by the trapped `process.exit` to unwind the caller's stack. */
 class DriverExitSignal extends Error {
@@ -38,10 +57,8 @@ class DriverExitSignal extends Error {
 
 function crashFromTrap(err: unknown): void {
   if (err instanceof DriverExitSignal) return; // already handled at the exit call
-  const inst = current.getStore();
   const wire = { code: "VTX_DRIVER_CRASHED", message: `driver threw: ${toWireError(err).message}` };
-  if (inst) inst.crash(wire);
-  else for (const i of [...live]) i.crash(wire);
+  for (const i of culprits(err instanceof Error ? err.stack : undefined)) i.crash(wire);
 }
 
 let trapsInstalled = false;
@@ -50,10 +67,9 @@ function installTraps(): void {
   trapsInstalled = true;
   process.exit = ((code?: number | string | null) => {
     const wire = { code: "VTX_DRIVER_EXITED", message: `driver called process.exit(${String(code)})` };
-    const inst = current.getStore();
-    if (inst) inst.crash(wire);
-    else for (const i of [...live]) i.crash(wire);
-    throw new DriverExitSignal(code);
+    const signal = new DriverExitSignal(code);
+    for (const i of culprits(signal.stack)) i.crash(wire);
+    throw signal;
   });
   process.on("uncaughtException", crashFromTrap);
   process.on("unhandledRejection", crashFromTrap);
@@ -65,7 +81,7 @@ export default async function runDriver(task: DriverTask): Promise<void> {
   const inst = new DriverInstance(task);
   live.add(inst);
   try {
-    await current.run(inst, () => inst.run());
+    await inst.run();
   } finally {
     live.delete(inst);
   }
@@ -73,6 +89,8 @@ export default async function runDriver(task: DriverTask): Promise<void> {
 
 class DriverInstance implements DriverContext {
   readonly scheme: string;
+  /** The driver module's folder as it appears in stack traces. */
+  readonly moduleDir: string;
   readonly #task: DriverTask;
   readonly #abort = new AbortController();
   readonly #resources = new Set<Closable>();
@@ -86,6 +104,8 @@ class DriverInstance implements DriverContext {
   constructor(task: DriverTask) {
     this.#task = task;
     this.scheme = task.scheme;
+    const m = task.spec.module;
+    this.moduleDir = m.slice(0, m.lastIndexOf("/") + 1);
   }
 
   get signal(): AbortSignal {
@@ -159,6 +179,9 @@ class DriverInstance implements DriverContext {
   /** Misbehaves on purpose, the way a buggy driver would (fault tests). */
   #chaos(how: "throw" | "exit" | "reject"): void {
     setImmediate(() => {
+      // Real misbehaviour, trapped by the same handlers as a real bug; the
+      // blame is taken by the first trap that fires.
+      blamed = this;
       if (how === "exit") process.exit(70);
       else if (how === "throw") throw new Error("chaos: driver threw");
       else void Promise.reject(new Error("chaos: driver rejected"));

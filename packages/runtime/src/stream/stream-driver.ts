@@ -119,6 +119,7 @@ export function createStreamDriver(ctx: DriverContext, transport: StreamTranspor
       // One bridge for the endpoint's whole life: messages queue while the link is down.
       const bridge = ctx.openBridge(req, { peer: peerName(req, `${req.endpoint.host}:${req.endpoint.port}`) });
       const d: Dialing = { req, bridge, link: null, actor: null as unknown as Actor<typeof sessionMachine> };
+      let bridgeId: Buffer | undefined;
       let wasReady = false;
       d.actor = createActor(sessionMachine, {
         input: {
@@ -141,19 +142,35 @@ export function createStreamDriver(ctx: DriverContext, transport: StreamTranspor
                 peerAddress: peer,
                 ctx,
                 req,
-                asServer: false,
-                bridge: () => bridge,
+                // PLAIN roles are independent of who dials (RFC 24): a
+                // connecting socket may be the server.
+                asServer: req.options.plainServer === true,
+                bridge: (zpeer) => {
+                  // An app ROUTER (or REP) knows a peer by the Identity it
+                  // announces in READY (RFC 37); the bridge opened at connect
+                  // time could only guess one, which the app never learnt, so
+                  // nothing can be queued under it: swap in a bridge named
+                  // after the peer (again if a later peer announces another).
+                  const id = zpeer.identity;
+                  if (d.bridge.plan.bridgeType === "DEALER" && id.length > 0 && !(bridgeId?.equals(id) ?? false)) {
+                    ctx.closeBridge(req, d.bridge);
+                    bridgeId = Buffer.from(id);
+                    d.bridge = ctx.openBridge(req, { routingId: bridgeId, peer: peerName(req, peer) });
+                  }
+                  return d.bridge;
+                },
                 events: {
                   ready: () => {
                     wasReady = true;
                     ctx.emit({ type: "connected", id: req.id, peer: peerName(req, peer) });
-                    d.actor.send({ type: "LINK_READY" });
+                    if (d.actor.getSnapshot().status === "active") d.actor.send({ type: "LINK_READY" });
                   },
                   closed: (error) => {
                     if (d.link === link) d.link = null;
                     if (wasReady) ctx.emit({ type: "disconnected", id: req.id, peer: peerName(req, peer), error: error && toWireError(error) });
                     else if (error) ctx.emit({ type: "handshake-failed", id: req.id, peer: peerName(req, peer), error: toWireError(error) });
-                    d.actor.send({ type: "LINK_CLOSED", error });
+                    // After disconnect the actor is stopped and its link closes behind it.
+                    if (d.actor.getSnapshot().status === "active") d.actor.send({ type: "LINK_CLOSED", error });
                   },
                 },
               });
