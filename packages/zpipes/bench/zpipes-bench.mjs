@@ -225,7 +225,7 @@ const median = (xs) => {
 export async function main(argv = process.argv.slice(2)) {
   const { values } = parseArgs({
     args: argv,
-    options: { mib: { type: "string" }, runs: { type: "string" }, chunk: { type: "string" }, window: { type: "string" }, "read-size": { type: "string" } },
+    options: { mib: { type: "string" }, runs: { type: "string" }, chunk: { type: "string" }, window: { type: "string" }, "read-size": { type: "string" }, "slow-path": { type: "boolean" } },
   });
   const bytes = Number(values.mib ?? 256) * 2 ** 20;
   const chunk = Number(values.chunk ?? 65536);
@@ -244,7 +244,7 @@ export async function main(argv = process.argv.slice(2)) {
   const pipe = [];
   try {
     for (let run = 0; run < runs; run++) {
-      const broker = await startBroker(`bench-${process.pid}-${run}`);
+      const broker = await startBroker(`bench-${process.pid}-${run}`, values["slow-path"] ? ["--slow-path"] : []);
       try {
         oneBroker.push((await transfer({ writerEndpoint: broker.endpoint, readerEndpoint: broker.endpoint, bytes, chunk, window, readSize })).mbps);
       } finally {

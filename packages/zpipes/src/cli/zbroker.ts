@@ -19,6 +19,7 @@ const BASE_OPTIONS = {
   "max-chunk": { type: "string" },
   "max-memory": { type: "string" },
   "log-level": { type: "string" },
+  "slow-path": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const satisfies NonNullable<ParseArgsConfig["options"]>;
 
@@ -32,6 +33,7 @@ Runs a ZPIPES broker at ipc://@/zpipes/<broker-name> (default name: local).
       --max-chunk BYTES longest chunk accepted (default ${MAX_CHUNK})
       --max-memory BYTES cap on bytes held by the broker (default ${DEFAULT_MAX_MEMORY})
       --log-level L     debug | info | warn | error (default info)
+      --slow-path       send every READ/WRITE through the XState machine (diagnostic)
   -h, --help            this text
 
 Logs are JSON lines on stderr. TERM or INT stops the broker (exit 0).`;
@@ -83,6 +85,7 @@ export async function main(argv = process.argv.slice(2), extraPlugins: BrokerPlu
     expiry: num(values.expiry, DEFAULT_EXPIRY),
     maxChunk: num(values["max-chunk"], MAX_CHUNK),
     maxMemory: num(values["max-memory"], DEFAULT_MAX_MEMORY),
+    fastPath: values["slow-path"] !== true,
     logger,
   });
   // Signals are taken from here on: one arriving while starting stops the broker once started.
