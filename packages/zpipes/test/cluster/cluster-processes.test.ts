@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { Proc, READER, startBroker, WRITER, type BrokerProc } from "./support/procs.js";
+import { loopbackBeaconArgs, Proc, READER, startBroker, WRITER, type BrokerProc } from "./support/procs.js";
 
 // Two `zbroker --gossip` processes on loopback, a writer process on one and a
 // reader process on the other: the stream crosses the brokers over ZRE.
@@ -42,6 +42,27 @@ describe("ZPIPES cluster across processes", () => {
     expect(r.sha256).toBe(w.sha256);
     console.log(`256 MiB through two brokers: writer ${w.ms} ms, reader ${r.ms} ms = ${((256 * MiB) / 1e6 / ((r.ms as number) / 1000)).toFixed(1)} MB/s`);
   }, 180_000);
+
+  it("brokers started with --cluster find each other by UDP beacon (kept on loopback) and carry 16 MiB", async () => {
+    const port = 20000 + Math.floor(Math.random() * 30000);
+    const id = `${tag}-${n++}`;
+    const a = await startBroker(`${id}-a`, [], [], loopbackBeaconArgs(port));
+    procs.push(a.proc);
+    const b = await startBroker(`${id}-b`, [], [], loopbackBeaconArgs(port));
+    procs.push(b.proc);
+    await a.proc.waitFor("a sees b", (l) => l.event === "cluster-peer-joined");
+    const reader = client("reader", b, "beaconed");
+    await reader.waitFor("reader opened", (l) => l.opened === true);
+    const writer = client("writer", a, "beaconed", [String(16 * MiB)]);
+    const w = await writer.waitFor("writer done", (l) => l.done === true || l.error !== undefined, 60_000);
+    const r = await reader.waitFor("reader done", (l) => l.done === true || l.error !== undefined, 30_000);
+    expect(w).toMatchObject({ done: true, bytes: 16 * MiB });
+    expect(r).toMatchObject({ done: true, bytes: 16 * MiB, prefixOk: true, sha256: w.sha256 });
+    // A TERM'd broker says goodbye (port-0 beacon): the other one sees it leave at once.
+    b.proc.kill("SIGTERM");
+    expect(await b.proc.exited).toBe(0);
+    await a.proc.waitFor("a sees b leave", (l) => l.event === "cluster-peer-gone", 1000);
+  }, 120_000);
 
   it("killing the writer's broker mid-transfer: the reader gets a clean prefix then a failure, the writer's next call fails", async () => {
     const [a, b] = await brokers();

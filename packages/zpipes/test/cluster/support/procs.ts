@@ -70,11 +70,16 @@ export interface BrokerProc {
   zre: string;
 }
 
-/** Starts `zbroker NAME --gossip ...` on loopback with short ZRE timers. */
-export async function startBroker(name: string, gossip: string[], extra: string[] = []): Promise<BrokerProc> {
+/** `zbroker` discovery arguments: UDP beacons kept on loopback (see the ZRE node tests). */
+export function loopbackBeaconArgs(port: number): string[] {
+  return ["--cluster", "--beacon-port", String(port), "--beacon-address", "127.255.255.255", "--beacon-bind", "127.255.255.255", "--beacon-interval", "100"];
+}
+
+/** Starts `zbroker NAME --gossip ...` (or with `discovery` args) on loopback with short ZRE timers. */
+export async function startBroker(name: string, gossip: string[], extra: string[] = [], discovery?: string[]): Promise<BrokerProc> {
   const args = [
     name,
-    ...(gossip.length === 0 ? ["--gossip", "none"] : gossip.flatMap((g) => ["--gossip", g])),
+    ...(discovery ?? (gossip.length === 0 ? ["--gossip", "none"] : gossip.flatMap((g) => ["--gossip", g]))),
     "--zre-host", "127.0.0.1",
     "--zre-evasive", "300",
     "--zre-expired", "1500",
