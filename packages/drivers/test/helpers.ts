@@ -3,7 +3,7 @@
  * transports exist, how to make a fresh endpoint for each, and how to bound
  * a wait so a hung test fails with a clear message instead of a timeout.
  */
-import { Vtx, type VtxOptions, type DriverSpec } from "@vtx/runtime";
+import { Vtx, type VtxOptions, type VtxEvent, type DriverSpec } from "@vtx/runtime";
 import { ztcp } from "@vtx/drivers";
 
 export interface TransportCase {
@@ -14,6 +14,8 @@ export interface TransportCase {
   bindEndpoint: () => string;
   /** The native libzmq endpoint that speaks the same wire (for interop), if any. */
   native?: (vtxEndpoint: string) => string;
+  /** The virtual endpoint that reaches a native libzmq bind (inverse of `native`). */
+  fromNative?: (nativeEndpoint: string) => string;
 }
 
 export const TRANSPORTS: Record<string, TransportCase> = {
@@ -22,6 +24,7 @@ export const TRANSPORTS: Record<string, TransportCase> = {
     spec: ztcp,
     bindEndpoint: () => "ztcp://127.0.0.1:0",
     native: (ep) => ep.replace(/^ztcp:/, "tcp:"),
+    fromNative: (ep) => ep.replace(/^tcp:/, "ztcp:"),
   },
 };
 
@@ -69,4 +72,89 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** A frame for tests: strings as UTF-8, Buffers as they are. */
+export function buf(x: string | Buffer): Buffer {
+  return typeof x === "string" ? Buffer.from(x) : x;
+}
+
+/**
+ * Asserts two multipart messages are byte-identical, with a short message
+ * (frame index, sizes, first bytes) instead of a diff of a 1 MiB buffer.
+ */
+export function expectFrames(actual: Buffer[], expected: Array<string | Buffer>, what = "message"): void {
+  const want = expected.map(buf);
+  const show = (fs: Buffer[]): string =>
+    `[${fs.map((f) => (f.length <= 24 ? JSON.stringify(f.toString("latin1")) : `${f.length} B ${f.subarray(0, 8).toString("hex")}…`)).join(", ")}]`;
+  const same = actual.length === want.length && actual.every((f, i) => f.equals(want[i]!));
+  if (!same) throw new Error(`${what}: got ${show(actual)}, expected ${show(want)}`);
+}
+
+/** Resolves after `ms` (for pacing a bounded probe loop, never for waiting on an event). */
+export function tick(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+interface Receiver {
+  receive(): Promise<Buffer[]>;
+}
+interface Sender {
+  send(msg: Buffer[] | Buffer | string): Promise<void>;
+}
+
+/**
+ * PUB/SUB slow joiner (zguide ch. 1): a subscription takes a moment to reach
+ * the publisher, and anything published before that is dropped. Publishes
+ * `probe` every `everyMs` until the subscriber receives it, bounded by
+ * `maxProbes` and `timeoutMs`. Later copies of the probe still in flight are
+ * the caller's to skip (see {@link receiveSkipping}).
+ */
+export async function publishUntilSeen(
+  pub: Sender,
+  sub: Receiver,
+  probe: Array<string | Buffer>,
+  { everyMs = 10, maxProbes = 500, timeoutMs = 5000 } = {},
+): Promise<number> {
+  const frames = probe.map(buf);
+  let seen = false;
+  const got = sub.receive().then((m) => {
+    seen = true;
+    return m;
+  });
+  got.catch(() => undefined);
+  const deadline = Date.now() + timeoutMs;
+  for (let n = 1; n <= maxProbes && Date.now() < deadline; n++) {
+    await pub.send(frames);
+    await Promise.race([got, tick(everyMs)]);
+    if (seen) {
+      expectFrames(await got, frames, "first message seen by the subscriber");
+      return n;
+    }
+  }
+  throw new Error(`subscriber never saw the probe (${maxProbes} probes, ${timeoutMs} ms)`);
+}
+
+/** Receives the next message whose first frame is not `skip` (stragglers of a probe). */
+export async function receiveSkipping(sock: Receiver, skip: string | Buffer, ms: number, what: string): Promise<Buffer[]> {
+  const s = buf(skip);
+  const deadline = Date.now() + ms;
+  for (let i = 0; i < 10_000; i++) {
+    const m = await within(sock.receive(), Math.max(1, deadline - Date.now()), what);
+    if (!(m.length === 1 && m[0]!.equals(s))) return m;
+  }
+  throw new Error(`${what}: only probes arrived`);
+}
+
+/**
+ * Starts waiting for a vtx event now (so it cannot be missed) and returns
+ * the promise, already guarded: a test that fails before awaiting it does
+ * not also leave an unhandled rejection behind.
+ */
+export function expectEvent(vtx: Vtx, pred: (e: VtxEvent) => boolean, ms: number, what: string): Promise<VtxEvent> {
+  const p = vtx.waitFor(pred, ms).catch((err: unknown) => {
+    throw new Error(`${what}: ${(err as Error).message}`);
+  });
+  p.catch(() => undefined);
+  return p;
 }
