@@ -215,7 +215,7 @@ export class Cluster {
         break;
       case "DATA": {
         const w = this.#incoming.get(msg.xfer.toString("hex"));
-        if (w && w.opts.peer === peer) w.onData(msg.seq, msg.data);
+        if (w && w.opts.peer === peer) w.onData(msg.seq, msg.readOk);
         else this.#stray(peer, msg.pipe, msg.xfer, "DATA");
         break;
       }

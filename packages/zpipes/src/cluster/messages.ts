@@ -8,6 +8,7 @@
  * (transfer id, sequence numbers, credit) as further frames, and add ACK.
  */
 import { DecodeError, VtxError } from "@vtx/runtime/errors";
+import { CHUNK_DATA_OFFSET, MSG, SIGNATURE_0, SIGNATURE_1 } from "../codec/constants.js";
 
 export const CLUSTER_GROUP = "ZPIPES";
 
@@ -27,8 +28,13 @@ export type ClusterMessage =
   | { type: "HAVE WRITER"; pipe: string; xfer: Buffer }
   /** Unmatched local reader, asking for a writer; `window` is the credit in bytes it grants. */
   | { type: "HAVE READER"; pipe: string; window: number }
-  /** Chunk `seq` (1, 2, ...) of transfer `xfer`. */
-  | { type: "DATA"; pipe: string; data: Buffer; xfer: Buffer; seq: number }
+  /**
+   * Chunk `seq` (1, 2, ...) of transfer `xfer`. The data frame is the chunk
+   * as a complete ZPIPES READ_OK frame (AA A0 08, 4-octet length, chunk): the
+   * writer's broker builds it in place over the WRITE that brought the chunk,
+   * and the reader's broker passes it on to its reader without a copy.
+   */
+  | { type: "DATA"; pipe: string; readOk: Buffer; xfer: Buffer; seq: number }
   /** Chunks up to and including `seq` are in the reader's pipe: their bytes are credit again. */
   | { type: "ACK"; pipe: string; xfer: Buffer; seq: number }
   /** The writer's side ended after chunk `last`; `reason` empty = clean close, else failure. */
@@ -66,7 +72,7 @@ export function encodeCluster(m: ClusterMessage): Buffer[] {
     case "HAVE READER":
       return [CMD.HAVE_READER, name, u32(m.window)];
     case "DATA":
-      return [CMD.DATA, name, m.data, m.xfer, u32(m.seq)];
+      return [CMD.DATA, name, m.readOk, m.xfer, u32(m.seq)];
     case "ACK":
       return [CMD.ACK, name, m.xfer, u32(m.seq)];
     case "DROP WRITER":
@@ -115,8 +121,17 @@ export function decodeCluster(frames: readonly Buffer[]): ClusterMessage {
       return { type: "HAVE READER", pipe, window: frames.length > 2 ? num(2, "window") : 0 };
     case "DATA": {
       const data = frame(2, "data");
-      if (data.length > MAX_CLUSTER_DATA) throw new DecodeError("CLUSTER_BAD_FIELD", `DATA of ${data.length} bytes`, 2, "data");
-      return { type: "DATA", pipe, data, xfer: xferAt(3), seq: num(4, "seq") };
+      if (data.length > MAX_CLUSTER_DATA + CHUNK_DATA_OFFSET) throw new DecodeError("CLUSTER_BAD_FIELD", `DATA of ${data.length} bytes`, 2, "data");
+      if (
+        data.length < CHUNK_DATA_OFFSET ||
+        data[0] !== SIGNATURE_0 ||
+        data[1] !== SIGNATURE_1 ||
+        data[2] !== MSG.READ_OK ||
+        data.readUInt32BE(3) !== data.length - CHUNK_DATA_OFFSET
+      ) {
+        throw new DecodeError("CLUSTER_BAD_FIELD", "DATA's data frame is not a READ_OK frame of its own length", 2, "data");
+      }
+      return { type: "DATA", pipe, readOk: data, xfer: xferAt(3), seq: num(4, "seq") };
     }
     case "ACK":
       return { type: "ACK", pipe, xfer: xferAt(2), seq: num(3, "seq") };

@@ -1,3 +1,4 @@
+import { CHUNK_DATA_OFFSET } from "../codec/constants.js";
 import type { ClusterMessage } from "./messages.js";
 import type { PipeEndLike, PipeLike } from "./seam.js";
 
@@ -131,11 +132,14 @@ export class RemoteReader implements PipeEndLike {
       const room = this.#inFlight === 0 ? maxData : window - this.#inFlight;
       if (room <= 0) break;
       const n = Math.min(pipe.queued, maxData, room);
-      const data = pipe.take(n);
+      // As a READ_OK frame: built over the WRITE's own header when the chunk
+      // is taken whole, so neither broker copies it (see messages.ts, DATA).
+      const readOk = pipe.takeReadOk(n);
+      const len = readOk.length - CHUNK_DATA_OFFSET;
       this.#seq++;
-      this.#inFlight += data.length;
-      this.#unacked.push(data.length);
-      this.opts.send({ type: "DATA", pipe: this.opts.pipe, data, xfer: this.opts.xfer, seq: this.#seq });
+      this.#inFlight += len;
+      this.#unacked.push(len);
+      this.opts.send({ type: "DATA", pipe: this.opts.pipe, readOk, xfer: this.opts.xfer, seq: this.#seq });
     }
     if (!this.#dropSent && !this.#closed && pipe.writerState === "gone" && pipe.queued === 0) {
       this.#dropSent = true;

@@ -1,3 +1,4 @@
+import { CHUNK_DATA_OFFSET } from "../codec/constants.js";
 import type { ClusterMessage } from "./messages.js";
 import type { ClusterLogger, PipeEndLike, PipeLike } from "./seam.js";
 
@@ -65,7 +66,8 @@ export class RemoteWriter implements PipeEndLike {
     this.#pump();
   }
 
-  onData(seq: number, data: Buffer): void {
+  /** `readOk` is the DATA frame: a READ_OK frame around the chunk (validated by the decoder). */
+  onData(seq: number, readOk: Buffer): void {
     if (this.#closed) return;
     if (seq !== this.#expect) {
       // ZRE delivers a link's messages in order or drops the peer, so a gap
@@ -78,6 +80,9 @@ export class RemoteWriter implements PipeEndLike {
       this.#failBoth(`DATA ${seq} after DROP WRITER`);
       return;
     }
+    // The chunk keeps the frame's 7 header octets before it: the pipe may
+    // hand it to the reader as that READ_OK, without a copy.
+    const data = readOk.subarray(CHUNK_DATA_OFFSET);
     this.#inbound.push(data);
     this.#inBytes += data.length;
     if (this.#inBytes > this.opts.window + this.opts.maxData) {
@@ -157,7 +162,7 @@ export class RemoteWriter implements PipeEndLike {
       this.#inBytes -= chunk.length;
       this.#delivered++;
       this.#deliveredBytes += chunk.length;
-      pipe.push(chunk);
+      pipe.push(chunk, true);
       if (this.#closed) return;
     }
     if (this.#inHead === this.#inbound.length) {

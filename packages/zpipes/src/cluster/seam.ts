@@ -23,10 +23,16 @@ export interface PipeLike {
   readonly queued: number;
   /** Whether a chunk of `length` bytes fits now (reader attached and room in the budget). */
   canAccept(length: number): boolean;
-  /** Queue a chunk (caller checked canAccept). */
-  push(chunk: Buffer): void;
+  /**
+   * Queue a chunk (caller checked canAccept). `headroom`: the 7 octets before
+   * `chunk` in its buffer are the caller's, so the pipe may turn them into a
+   * READ_OK header and send the chunk without copying.
+   */
+  push(chunk: Buffer, headroom?: boolean): void;
   /** Take exactly min(n, queued) bytes. */
   take(n: number): Buffer;
+  /** Take exactly min(n, queued) bytes as a complete ZPIPES READ_OK frame (in place when it can). */
+  takeReadOk(n: number): Buffer;
   /** The reader left: queued data is dropped and the writer's further writes fail. */
   detachReader(): void;
   /** The writer left cleanly: the reader drains what is queued, then sees the end. */

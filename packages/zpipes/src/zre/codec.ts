@@ -177,11 +177,7 @@ export function encodeZre(msg: ZreMessage): Uint8Array[] {
       return [frame];
     }
     case "WHISPER":
-      w.u8(ZreId.WHISPER);
-      w.u8(ZRE_VERSION);
-      w.u16(msg.sequence);
-      if (msg.content.length > MAX_ZRE_CONTENT_FRAMES) throw encodeError("ZRE_BAD_FIELD", `too many content frames (${msg.content.length})`);
-      return [w.done(), ...msg.content];
+      return encodeWhisper(msg.sequence, msg.content);
     case "SHOUT":
       w.u8(ZreId.SHOUT);
       w.u8(ZRE_VERSION);
@@ -205,6 +201,21 @@ export function encodeZre(msg: ZreMessage): Uint8Array[] {
       w.u16(msg.sequence);
       return [w.done()];
   }
+}
+
+/** WHISPER without the general encoder's allocations (the bulk path). */
+export function encodeWhisper(sequence: number, content: readonly Uint8Array[]): Uint8Array[] {
+  if (content.length > MAX_ZRE_CONTENT_FRAMES) throw encodeError("ZRE_BAD_FIELD", `too many content frames (${content.length})`);
+  const head = new Uint8Array(6);
+  head[0] = ZRE_SIGNATURE_0;
+  head[1] = ZRE_SIGNATURE_1;
+  head[2] = ZreId.WHISPER;
+  head[3] = ZRE_VERSION;
+  head[4] = (sequence >>> 8) & 0xff;
+  head[5] = sequence & 0xff;
+  const frames: Uint8Array[] = [head];
+  for (const c of content) frames.push(c);
+  return frames;
 }
 
 // ---------------------------------------------------------------- decoding

@@ -19,7 +19,7 @@ import { networkInterfaces } from "node:os";
 import * as zmq from "zeromq";
 import { VtxError } from "@vtx/runtime/errors";
 import { decodeBeacon, encodeBeacon } from "./beacon-codec.js";
-import { decodeRoutingId, decodeZre, encodeRoutingId, encodeZre, type ZreHello, type ZreMessage } from "./codec.js";
+import { decodeRoutingId, decodeZre, encodeRoutingId, encodeWhisper, encodeZre, type ZreHello, type ZreMessage } from "./codec.js";
 import type { ZreEvent, ZreExitReason, ZreLogRecord } from "./events.js";
 
 /** RFC 36 says nodes listen for beacons on UDP port 5670. */
@@ -143,6 +143,7 @@ export class ZreNode {
   private ownEndpoint = "";
   private readonly peers = new Map<string, Peer>();
   private readonly pending = new Map<string, Link>();
+  private readonly idByRid = new Map<string, string>();
   private readonly groups = new Set<string>();
   private status = 0;
   private readonly listeners = new Set<ZreListener>();
@@ -312,10 +313,13 @@ export class ZreNode {
    * reported here; the link's loss shows as the peer's EXIT. For bulk
    * traffic (cluster DATA).
    */
-  post(peer: string, content: readonly (Uint8Array | string)[]): boolean {
+  post(peer: string, content: readonly Uint8Array[]): boolean {
     const p = this.peers.get(peer);
-    if (!p) return false;
-    this.enqueue(p.link, { type: "WHISPER", sequence: 0, content: content.map(toBytes) });
+    if (!p || p.link.closed) return false;
+    const link = p.link;
+    link.sent = (link.sent + 1) & 0xffff;
+    link.queue.push({ frames: encodeWhisper(link.sent, content), settle: undefined });
+    if (!link.flushing) void this.flush(link);
     return true;
   }
 
@@ -351,7 +355,8 @@ export class ZreNode {
   }
 
   private emit(ev: ZreEvent): void {
-    for (const l of [...this.listeners]) {
+    // A Set's iteration tolerates deletion of the current listener.
+    for (const l of this.listeners) {
       try {
         l(ev);
       } catch (err) {
@@ -619,7 +624,15 @@ export class ZreNode {
       this.log("warn", "dropped an undecodable ZRE message", { code: (err as VtxError).code, err: String(err) });
       return;
     }
-    const id = hexId(uuid);
+    // The routing id's bytes are a cheaper map key than the hex UUID (one
+    // lookup per message on the hot path).
+    const ridKey = rid!.toString("latin1");
+    let id = this.idByRid.get(ridKey);
+    if (id === undefined) {
+      id = hexId(uuid);
+      if (this.idByRid.size > 4096) this.idByRid.clear();
+      this.idByRid.set(ridKey, id);
+    }
     if (id === this.id) return;
     let p = this.peers.get(id);
 
