@@ -178,6 +178,16 @@ describe("WRITE with a reader attached", () => {
     expect(await r.recvHex()).toBe(F.readOk("abcdefghijkl"));
   });
 
+  it("takes a chunk larger than the room left when the reader waits for more than is queued (no deadlock)", async () => {
+    const { w, r } = await pair(await start({ budget: 4 }));
+    expect(await w.call(F.write("0123456789", 0))).toBe(F.WRITE_OK);
+    expect(await r.call(F.read(4, 0))).toBe(F.readOk("0123"));
+    await r.send(F.read(8, 0));
+    await expectPending(r);
+    expect(await w.call(F.write("abcdefghij", 0))).toBe(F.WRITE_OK);
+    expect(await r.recvHex()).toBe(F.readOk("456789ab"));
+  });
+
   it("takes a chunk larger than the budget into an empty pipe", async () => {
     const { w, r } = await pair(await start({ budget: 4 }));
     expect(await w.call(F.write("0123456789", 0))).toBe(F.WRITE_OK);

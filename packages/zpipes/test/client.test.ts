@@ -150,6 +150,25 @@ describe("Node stream adapters", () => {
     expect(hash.digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
   });
 
+  it("coalesces chunks buffered under backpressure into fewer WRITEs, same bytes", async () => {
+    const name = await start();
+    const parts = Array.from({ length: 400 }, (_, i) => Buffer.alloc(1000, i));
+    const reader = await ZpipesClient.openReader("c", { broker: name });
+    const writer = await openWriteStream("c", { broker: name, window: 2 });
+    const before = broker?.stats().messages ?? 0;
+    await pipeline(Readable.from(parts), writer);
+    const writes = (broker?.stats().messages ?? 0) - before;
+    const got: Buffer[] = [];
+    for (;;) {
+      const b = await reader.read(65_536);
+      if (b === null) break;
+      got.push(b);
+    }
+    await reader.close();
+    expect(Buffer.concat(got).equals(Buffer.concat(parts))).toBe(true);
+    expect(writes).toBeLessThan(100);
+  });
+
   it("ends the Readable at READ_END and destroys it on a failure", async () => {
     const name = await start();
     const w = await ZpipesClient.openWriter("e", { broker: name });

@@ -48,8 +48,9 @@ let nextPipeId = 1;
  * Flow control: {@link canAccept} says whether a chunk of a given size fits.
  * The budget is raised to the size a pending reader waits for, so a READ larger
  * than the budget can always complete, and an empty queue always takes one
- * chunk, so a chunk larger than the budget is never stuck. The pipe holds at
- * most max(budget, wanted) + one chunk.
+ * chunk, and so does a pipe whose reader waits for more than is queued, so
+ * a chunk larger than the room left is never stuck. The pipe holds at most
+ * max(budget, wanted) + one chunk.
  */
 export class Pipe {
   readonly id = nextPipeId++;
@@ -154,7 +155,10 @@ export class Pipe {
   /** Whether a chunk of `length` bytes may be pushed now (reader attached and room). */
   canAccept(length: number): boolean {
     if (this.#readerState !== "attached") return false;
-    if (this.#queued === 0) return true;
+    // A reader waiting for more than is queued can only progress if data
+    // comes in: take the chunk whatever its size (else a chunk larger than
+    // the room left would wait for a reader that waits for it).
+    if (this.#queued < this.#wanted || this.#queued === 0) return true;
     const limit = this.#wanted > this.budget ? this.#wanted : this.budget;
     return this.#queued + length <= limit;
   }
