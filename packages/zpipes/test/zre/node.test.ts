@@ -141,7 +141,7 @@ describe("ZRE node", () => {
     expect(Date.now() - t0).toBeLessThan(3000);
   });
 
-  it("a node in another process is discovered, exchanges whispers, and expires when killed", async () => {
+  it("a node in another process is discovered, joins ZPIPES, whispers and shouts both ways, and expires when killed", async () => {
     const a = await startNode({ name: "parent", beacon: loopbackBeacon });
     const child = spawnPeer({ name: "child", beacon: loopbackBeacon, ...fast, groups: ["ZPIPES"] });
     const ready = (await child.next((j) => "ready" in j, "child ready")) as { ready: string; id: string };
@@ -153,6 +153,13 @@ describe("ZRE node", () => {
     expect(w.content[0]!.toString()).toBe("from child");
     await a.node.whisper(ready.id, ["from parent"]);
     await child.next((j) => j.type === "WHISPER" && (j.content as string[])[0] === "from parent", "child got whisper");
+    a.node.join("ZPIPES");
+    await child.next((j) => j.type === "JOIN" && j.peer === a.node.id && j.group === "ZPIPES", "child sees parent JOIN");
+    child.send({ shout: ["ZPIPES", "to the group"] });
+    const s = await a.rec.waitFor("SHOUT from child", is("SHOUT", ready.id));
+    expect([s.group, s.content[0]!.toString()]).toEqual(["ZPIPES", "to the group"]);
+    await a.node.shout("ZPIPES", ["back"]);
+    await child.next((j) => j.type === "SHOUT" && (j.content as string[])[0] === "back", "child got shout");
 
     const killedAt = Date.now();
     child.proc.kill("SIGKILL");
