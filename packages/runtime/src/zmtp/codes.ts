@@ -19,6 +19,11 @@ export const ZMTP_ERROR_CODES = [
   "ZMTP_TRUNCATED",
   "ZMTP_NOT_READY",
   "ZMTP_INVALID_OPTION",
+  // CURVE (curve-mechanism.ts): a box that does not open or a cookie/vouch mismatch;
+  // a replayed MESSAGE nonce; the server hung up after our HELLO.
+  "ZMTP_CURVE_CRYPTO",
+  "ZMTP_CURVE_NONCE",
+  "ZMTP_CURVE_REJECTED",
 ] as const;
 
 export type ZmtpErrorCode = (typeof ZMTP_ERROR_CODES)[number];

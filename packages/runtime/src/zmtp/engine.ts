@@ -204,6 +204,8 @@ export class ZmtpEngine {
   #peer: ZmtpPeer | undefined;
   #subscriptionsAsCommands = true;
   #framing: MechanismFraming | undefined;
+  /** Frame flag of wrapped frames: COMMAND, or 0 for a "message" carrier (CURVE as libzmq sends it). */
+  #wrappedFlag = FLAG_COMMAND;
   // Message assembly when a mechanism wraps frames (CURVE).
   #wrappedFrames: Buffer[] = [];
   #wrappedBytes = 0;
@@ -429,6 +431,13 @@ export class ZmtpEngine {
       this.close();
       return;
     }
+    if (state === S_HANDSHAKE) {
+      const explained = this.#mechanism.explainEnd?.();
+      if (explained !== undefined) {
+        this.#fail(explained);
+        return;
+      }
+    }
     let where: string;
     let offset: number;
     if (state === S_NEW || state === S_GREETING) {
@@ -485,7 +494,14 @@ export class ZmtpEngine {
   }
 
   #onMessage(frames: Buffer[]): void {
-    if (this.#state !== S_READY || this.#framing !== undefined) {
+    const framing = this.#framing;
+    if (this.#state === S_READY && framing !== undefined && framing.carrier === "message") {
+      // Each wrapped frame travels as a frame of its own (libzmq never sets MORE on MESSAGE frames).
+      const offset = this.#decoder.offset;
+      for (let i = 0; i < frames.length && this.#state === S_READY; i++) this.#onWrapped(frames[i]!, offset);
+      return;
+    }
+    if (this.#state !== S_READY || framing !== undefined) {
       this.#unexpectedMessage();
       return;
     }
@@ -661,7 +677,9 @@ export class ZmtpEngine {
       userId: done.userId,
     };
     this.#framing = this.#mechanism.framing;
-    this.#decoder.maxMessageSize = this.maxMessageSize;
+    this.#wrappedFlag = this.#framing?.carrier === "message" ? 0 : FLAG_COMMAND;
+    // A wrapped frame is the message bytes plus the mechanism's envelope (CURVE: 33 bytes).
+    this.#decoder.maxMessageSize = this.#framing !== undefined && this.#wrappedFlag === 0 ? this.maxMessageSize + COMMAND_ENVELOPE_ALLOWANCE : this.maxMessageSize;
     this.#decoder.maxCommandSize = this.maxMessageSize + COMMAND_ENVELOPE_ALLOWANCE;
     this.#state = S_READY;
     this.#sink.ready(this.#peer);
@@ -684,7 +702,14 @@ export class ZmtpEngine {
 
   #sendCommand(body: Uint8Array): void {
     const framing = this.#framing;
-    this.#write(encodeCommandFrame(framing === undefined ? body : framing.wrap(FLAG_COMMAND, body)));
+    if (framing === undefined) {
+      this.#write(encodeCommandFrame(body));
+      return;
+    }
+    const wrapped = framing.wrap(FLAG_COMMAND, body);
+    const out = Buffer.allocUnsafe(frameHeaderSize(wrapped.length) + wrapped.length);
+    out.set(wrapped, writeFrameHeader(out, 0, this.#wrappedFlag, wrapped.length));
+    this.#write(out);
   }
 
   #sendWrapped(frames: readonly Uint8Array[]): void {
@@ -699,8 +724,9 @@ export class ZmtpEngine {
     }
     const out = Buffer.allocUnsafe(total);
     let at = 0;
+    const flag = this.#wrappedFlag;
     for (const w of wrapped) {
-      at = writeFrameHeader(out, at, FLAG_COMMAND, w.length);
+      at = writeFrameHeader(out, at, flag, w.length);
       out.set(w, at);
       at += w.length;
     }

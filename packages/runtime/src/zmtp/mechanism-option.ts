@@ -3,6 +3,7 @@
  * for the built-in ones, or any {@link Mechanism} instance (how CURVE or a
  * test mechanism plugs in without touching the engine).
  */
+import { CurveClientMechanism, CurveServerMechanism, type CurveAuthorizer, type CurveKey } from "./curve-mechanism.js";
 import type { Mechanism } from "./mechanism.js";
 import { NullMechanism } from "./null-mechanism.js";
 import { PlainClientMechanism, PlainServerMechanism, type PlainAuthenticator, type PlainErrorForm } from "./plain-mechanism.js";
@@ -20,7 +21,24 @@ export interface PlainServerOption {
   readonly errorForm?: PlainErrorForm;
 }
 
-export type MechanismOption = "NULL" | PlainClientOption | PlainServerOption | Mechanism;
+/** CURVE client (zeromq.js `curveServerKey` + optional `curvePublicKey`/`curveSecretKey`). */
+export interface CurveClientOption {
+  readonly type: "CURVE";
+  readonly serverKey: CurveKey;
+  readonly publicKey?: CurveKey | undefined;
+  readonly secretKey?: CurveKey | undefined;
+}
+
+/** CURVE server (zeromq.js `curveServer: true` + `curveSecretKey`); `authorize` accepts every client when omitted. */
+export interface CurveServerOption {
+  readonly type: "CURVE";
+  readonly server: true;
+  readonly secretKey: CurveKey;
+  readonly publicKey?: CurveKey | undefined;
+  readonly authorize?: CurveAuthorizer | undefined;
+}
+
+export type MechanismOption = "NULL" | PlainClientOption | PlainServerOption | CurveClientOption | CurveServerOption | Mechanism;
 
 /** Builds the mechanism for one connection. Throws TypeError on a malformed option. */
 export function createMechanism(option: MechanismOption): Mechanism {
@@ -32,6 +50,10 @@ export function createMechanism(option: MechanismOption): Mechanism {
       return new PlainServerMechanism(option.authenticate, option.errorForm);
     }
     if ("username" in option) return new PlainClientMechanism(option.username, option.password);
+  }
+  if ("type" in option && option.type === "CURVE") {
+    if ("server" in option && option.server) return new CurveServerMechanism(option);
+    if ("serverKey" in option) return new CurveClientMechanism(option);
   }
   throw new TypeError("unknown mechanism option");
 }

@@ -50,6 +50,13 @@ export interface MechanismStep {
 
 /** Per-frame protection after the handshake (CURVE MESSAGE). */
 export interface MechanismFraming {
+  /**
+   * Which ZMTP frames carry the wrapped bodies: "command" (default) sends
+   * them with the COMMAND flag; "message" sends them as plain message
+   * frames, as libzmq 4.x does with CURVE MESSAGE, and then either kind is
+   * accepted and unwrapped on input.
+   */
+  readonly carrier?: "command" | "message";
   /** One outgoing frame (`flags`: MORE and/or COMMAND bits) → the command body that carries it. */
   wrap(flags: number, body: Uint8Array): Uint8Array;
   /**
@@ -68,4 +75,11 @@ export interface Mechanism {
   handle(command: ZmtpCommand, offset: number): MechanismStep | Promise<MechanismStep>;
   /** Set (at the latest when the handshake is done) by mechanisms that protect frames. */
   readonly framing?: MechanismFraming | undefined;
+  /**
+   * The transport ended before the handshake completed: a mechanism may say
+   * what that means (a CURVE server silently drops a HELLO it cannot open,
+   * so to the client EOF after HELLO means "wrong server key"). Without an
+   * answer the engine reports ZMTP_TRUNCATED.
+   */
+  explainEnd?(): VtxError | undefined;
 }
