@@ -247,13 +247,13 @@ function spawnPeer(opts: object): {
   children.push(proc);
   const lines: Record<string, unknown>[] = [];
   let wake: (() => void) | undefined;
-  createInterface({ input: proc.stdout! }).on("line", (l) => {
+  createInterface({ input: proc.stdout }).on("line", (l) => {
     lines.push(JSON.parse(l) as Record<string, unknown>);
     wake?.();
   });
   return {
     proc,
-    send: (cmd) => proc.stdin!.write(JSON.stringify(cmd) + "\n"),
+    send: (cmd) => proc.stdin.write(JSON.stringify(cmd) + "\n"),
     next: async (pred, what, ms = 8000) => {
       const deadline = Date.now() + ms;
       for (;;) {
