@@ -1,2 +1,3 @@
 export { ztcp } from "./ztcp/index.js";
+export { ws, wss, type WsDriverOptions } from "./ws/index.js";
 export { udp, readDropReport, type UdpOptions, type DropReport } from "./udp/index.js";

@@ -1,0 +1,90 @@
+import { VtxError } from "@vtx/runtime";
+import type { LinkOptions } from "@vtx/runtime";
+import { ZWS_ERR } from "./codes.js";
+import type { LocalMechanism } from "./subprotocol.js";
+
+/** PEM text, or its bytes (a Buffer arrives as Uint8Array through a worker, or as `{type:"Buffer",data}` through JSON). */
+export type Pem = string | Uint8Array;
+
+/**
+ * Options of the ws:// and wss:// drivers, given to `ws(options)` /
+ * `wss(options)` for every endpoint, or per endpoint as
+ * `vtx.bind(s, ep, { driver: {...} })` (per-endpoint wins). Plain data:
+ * they travel to the driver's worker.
+ */
+export interface WsDriverOptions {
+  /** wss bind: the server's private key (PEM), as node:tls `key`. */
+  key?: Pem | undefined;
+  /** wss bind: the server's certificate chain (PEM), as node:tls `cert`. A client certificate on wss connect. */
+  cert?: Pem | undefined;
+  /** wss connect: CAs to trust instead of the system's (PEM), as node:tls `ca`. */
+  ca?: Pem | Pem[] | undefined;
+  /** wss connect: the name to check the server's certificate against (and send as SNI); default the endpoint's host. */
+  servername?: string | undefined;
+  /** wss connect: refuse a server whose certificate does not verify. Default true. */
+  rejectUnauthorized?: boolean | undefined;
+  /** Connect through an HTTP proxy with CONNECT: `http://[user:pass@]host:port`. */
+  proxy?: string | undefined;
+}
+
+/** The TLS material a wss endpoint hands to node:tls, normalised to strings and Buffers. */
+export interface TlsMaterial {
+  key?: string | Buffer;
+  cert?: string | Buffer;
+  ca?: Array<string | Buffer>;
+  servername?: string;
+  rejectUnauthorized: boolean;
+}
+
+function pem(value: unknown, name: string): string | Buffer {
+  if (typeof value === "string") return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  // A Buffer that went through JSON.stringify (the mailbox codec).
+  const json = value as { type?: unknown; data?: unknown } | null;
+  if (json !== null && typeof json === "object" && json.type === "Buffer" && Array.isArray(json.data)) {
+    return Buffer.from(json.data as number[]);
+  }
+  throw new VtxError(ZWS_ERR.BAD_OPTION, `ws driver option ${name} must be PEM text or bytes`);
+}
+
+/** Factory options overlaid with the endpoint's `driver` options, checked. */
+export function resolveOptions(base: unknown, perEndpoint: Record<string, unknown> | undefined): WsDriverOptions {
+  const merged: Record<string, unknown> = { ...((base ?? {}) as Record<string, unknown>), ...(perEndpoint ?? {}) };
+  const proxy = merged.proxy;
+  if (proxy !== undefined && typeof proxy !== "string") throw new VtxError(ZWS_ERR.BAD_OPTION, "ws driver option proxy must be a URL string");
+  const servername = merged.servername;
+  if (servername !== undefined && typeof servername !== "string") throw new VtxError(ZWS_ERR.BAD_OPTION, "ws driver option servername must be a string");
+  const reject = merged.rejectUnauthorized;
+  if (reject !== undefined && typeof reject !== "boolean") throw new VtxError(ZWS_ERR.BAD_OPTION, "ws driver option rejectUnauthorized must be a boolean");
+  return merged as WsDriverOptions;
+}
+
+/** node:tls options for a wss endpoint. */
+export function tlsMaterial(o: WsDriverOptions): TlsMaterial {
+  const out: TlsMaterial = { rejectUnauthorized: o.rejectUnauthorized !== false };
+  if (o.key !== undefined) out.key = pem(o.key, "key");
+  if (o.cert !== undefined) out.cert = pem(o.cert, "cert");
+  if (o.ca !== undefined) out.ca = (Array.isArray(o.ca) ? o.ca : [o.ca]).map((c, i) => pem(c, `ca[${i}]`));
+  if (o.servername !== undefined) out.servername = o.servername;
+  return out;
+}
+
+/**
+ * The mechanism a link runs, from the socket's options as ZMTP links
+ * read them: PLAIN server (`plainServer`), PLAIN client (`plainUsername`),
+ * otherwise NULL.
+ */
+export function localMechanism(o: LinkOptions, bindSide: boolean): { mechanism: LocalMechanism; plainServer: boolean } {
+  if (bindSide && o.plainServer === true) return { mechanism: "PLAIN", plainServer: true };
+  if (o.plainUsername !== undefined) return { mechanism: "PLAIN", plainServer: false };
+  return { mechanism: "NULL", plainServer: false };
+}
+
+/**
+ * The WebSocket message bound for a link: one ZWS frame is one message of
+ * flag byte + body, and a ZMTP message bound caps every frame (the engine
+ * checks the multipart total). Unlimited links get the engine's default.
+ */
+export function maxPayload(o: LinkOptions): number {
+  return (o.maxMessageSize >= 0 ? o.maxMessageSize : 256 * 1024 * 1024) + 1;
+}
