@@ -25,20 +25,20 @@ afterEach(async () => {
   }
 });
 
-async function site(name: string, gossip: string[], budget = 1024 * 1024): Promise<Site> {
+async function site(name: string, gossip: string[], budget = 1024 * 1024, window = 2 * 1024 * 1024): Promise<Site> {
   const logger = memoryLogger();
   const broker = new ZpipesBroker({ name, noDefaultEndpoint: true, endpoints: ["tcp://127.0.0.1:*"], budget, logger });
   await broker.start();
-  const cluster = new Cluster({ registry: broker.registry, zre: { name, gossip, ...fast }, window: 2 * 1024 * 1024, announceMs: 200, logger });
+  const cluster = new Cluster({ registry: broker.registry, zre: { name, gossip, ...fast }, window, announceMs: 200, logger });
   await cluster.start();
   const s = { broker, cluster, endpoint: broker.endpoints[0]! };
   sites.push(s);
   return s;
 }
 
-async function pair(): Promise<[Site, Site]> {
-  const a = await site("a", []);
-  const b = await site("b", [a.cluster.node.endpoint]);
+async function pair(budget?: number, window?: number): Promise<[Site, Site]> {
+  const a = await site("a", [], budget, window);
+  const b = await site("b", [a.cluster.node.endpoint], budget, window);
   await waitUntil("brokers see each other in ZPIPES", () => a.cluster.stats().peers === 1 && b.cluster.stats().peers === 1);
   return [a, b];
 }
@@ -104,6 +104,40 @@ describe("ZPIPES cluster (two brokers, one process)", () => {
     await writer.close();
     expect((await reader.read(100, 5000))?.toString()).toBe(" over the cluster");
     expect(await reader.read(100, 5000)).toBeNull();
+  });
+
+  it("credit bounds what the brokers hold: a reader that stops reading stops the writer after budget + window", async () => {
+    const budget = 256 * 1024;
+    const window = 512 * 1024;
+    const [a, b] = await pair(budget, window);
+    const reader = await open("reader", b, "slow");
+    const writer = await open("writer", a, "slow");
+    const size = 32 * 1024;
+    let accepted = 0;
+    // The reader never reads: writes are accepted until both pipes and the
+    // credit are full, then one times out. Bounded: 1000 writes at most.
+    for (let i = 0; i < 1000; i++) {
+      try {
+        await writer.write(Buffer.alloc(size, i & 0xff), 300);
+        accepted += size;
+      } catch (err) {
+        expect(isVtxError(err, "ZPIPES_TIMEOUT")).toBe(true);
+        break;
+      }
+    }
+    // A's pipe (budget) + in flight (window) + B's pipe (budget), plus one chunk of slack per stage.
+    expect(accepted).toBeGreaterThanOrEqual(budget + window);
+    expect(accepted).toBeLessThanOrEqual(budget + window + budget + 3 * size);
+    expect(a.broker.stats().heldBytes + b.broker.stats().heldBytes).toBeLessThanOrEqual(budget + window + budget + 3 * size);
+    // Everything accepted is then delivered, in order.
+    let got = 0;
+    for (let i = 0; got < accepted && i < 1000; i++) {
+      const c = await reader.read(size, 2000);
+      expect(c).not.toBeNull();
+      expect(c!.every((x) => x === (Math.floor(got / size) & 0xff))).toBe(true);
+      got += c!.length;
+    }
+    expect(got).toBe(accepted);
   });
 
   it("the reader closing mid-transfer makes the writer's next call fail", async () => {
