@@ -162,7 +162,7 @@ it("keeps serving well-behaved clients and bounds memory while many clients send
   const good = (async () => {
     let transfers = 0;
     while (Date.now() < deadline) {
-      await Promise.all([goodTransfer(broker?.name as string, `good-a-${transfers}`, 2 * 1024 * 1024), goodTransfer(broker?.name as string, `good-b-${transfers}`, 512 * 1024)]);
+      await Promise.all([goodTransfer(broker?.name, `good-a-${transfers}`, 2 * 1024 * 1024), goodTransfer(broker?.name, `good-b-${transfers}`, 512 * 1024)]);
       transfers++;
     }
     return transfers;

@@ -192,6 +192,6 @@ function sample(type: ZpipesMessage["type"]): ZpipesMessage {
     case "WRITE":
       return { type, chunk: Buffer.from("x"), timeout: 0 };
     default:
-      return { type } as ZpipesMessage;
+      return { type };
   }
 }

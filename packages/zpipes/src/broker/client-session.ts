@@ -60,7 +60,7 @@ export class ClientSession implements PipeEnd, ClientHooks {
     this.#host = host;
     this.#actor = createClientActor(this);
     this.#actor.subscribe((snap) => {
-      this.#state = snap.value as ClientState;
+      this.#state = snap.value;
     });
     this.#actor.start();
   }

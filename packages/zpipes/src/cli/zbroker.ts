@@ -107,7 +107,7 @@ export async function main(argv = process.argv.slice(2), extraPlugins: BrokerPlu
   }
   const running: { name: string; stop(): Promise<void> }[] = [];
   for (const p of plugins) {
-    const handle = await p.start(broker, values as Record<string, string | boolean | (string | boolean)[] | undefined>, logger);
+    const handle = await p.start(broker, values, logger);
     if (handle) running.push({ name: p.name, stop: () => handle.stop() });
   }
   await stopRequested;
