@@ -35,11 +35,18 @@ export interface LinkOptions {
   plainUsername?: string | undefined;
   plainPassword?: string | undefined;
   plainServer?: boolean | undefined;
-  /** CURVE keys (z85), reserved for the CURVE mechanism. */
+  /**
+   * CURVE (RFC 25/26), keys as 40-character Z85 (`zmq.curveKeyPair()`). A
+   * server sets `curveServer` and `curveSecretKey` (`curvePublicKey` is
+   * derived, checked when given); a client sets `curveServerKey` and
+   * normally its own pair (generated per link when omitted).
+   */
   curveServer?: boolean | undefined;
   curvePublicKey?: string | undefined;
   curveSecretKey?: string | undefined;
   curveServerKey?: string | undefined;
+  /** CURVE server: the client public keys (Z85) allowed in; every client with a valid handshake when absent. */
+  curveAllow?: string[] | undefined;
   /** Driver-specific options (TLS keys, proxy, ...): serialisable data. */
   driver?: Record<string, unknown> | undefined;
 }

@@ -73,6 +73,8 @@ interface SocketRecord {
   /** The app socket's inproc bind that bridges connect to, made on first virtual endpoint. */
   appInproc: Promise<string> | undefined;
   endpoints: Map<string, EndpointRecord>;
+  /** Options given to vtx.socket(): zeromq.js cannot read CURVE keys back from a socket (getters throw EINVAL). */
+  options?: Readonly<Record<string, unknown>> | undefined;
 }
 
 let endpointCounter = 0;
@@ -117,7 +119,7 @@ export class Vtx {
     this.#assertLive();
     if (!isSocketTypeName(type)) throw new VtxError("VTX_SOCKET_TYPE", `unknown socket type "${String(type)}"`);
     const socket = createSocket(type, options);
-    this.#sockets.set(socket, { socket, type, appInproc: undefined, endpoints: new Map() });
+    this.#sockets.set(socket, { socket, type, appInproc: undefined, endpoints: new Map(), options: options as Record<string, unknown> | undefined });
     return socket;
   }
 
@@ -322,7 +324,7 @@ export class Vtx {
         endpoint: parsed,
         socketType: srec.type,
         appInproc,
-        options: this.#linkOptions(socket, options),
+        options: this.#linkOptions(socket, options, srec.options),
       },
     };
     srec.endpoints.set(key, rec);
@@ -331,7 +333,7 @@ export class Vtx {
   }
 
   /** Link options: vtx defaults < Vtx options < the socket's zeromq.js options < per-call options. */
-  #linkOptions(socket: AnySocket, options: Partial<LinkOptions> | undefined): LinkOptions {
+  #linkOptions(socket: AnySocket, options: Partial<LinkOptions> | undefined, created?: Readonly<Record<string, unknown>>): LinkOptions {
     const s = socket as unknown as Record<string, unknown>;
     const fromSocket: Partial<LinkOptions> = {};
     const num = (k: string): number | undefined => {
@@ -377,6 +379,16 @@ export class Vtx {
       if (s.plainServer === true) fromSocket.plainServer = true;
     } catch {
       // Not a PLAIN-capable socket build.
+    }
+    // CURVE: curveServer reads back; the keys only from the options the socket was created with.
+    try {
+      if (s.curveServer === true) fromSocket.curveServer = true;
+    } catch {
+      // Not a CURVE-capable socket build.
+    }
+    for (const k of ["curvePublicKey", "curveSecretKey", "curveServerKey"] as const) {
+      const v = created?.[k];
+      if (typeof v === "string" && v !== "") fromSocket[k] = v;
     }
     return { ...DEFAULT_LINK_OPTIONS, ...this.#opts.link, ...fromSocket, ...options };
   }

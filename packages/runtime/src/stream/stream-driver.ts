@@ -5,7 +5,7 @@ import type { EndpointRequest, LinkOptions } from "../control.js";
 import type { Driver, DriverContext } from "../driver.js";
 import type { Endpoint } from "../endpoint.js";
 import { toWireError, VtxError } from "../errors.js";
-import { ZmtpLink } from "./zmtp-link.js";
+import { ZmtpLink, checkLinkMechanism } from "./zmtp-link.js";
 import { sessionMachine } from "./session-machine.js";
 
 /**
@@ -102,6 +102,7 @@ export function createStreamDriver(ctx: DriverContext, transport: StreamTranspor
   return {
     async bind(req) {
       if (listening.has(req.id)) throw new VtxError("VTX_ENDPOINT_IN_USE", `${req.endpoint.raw} is already bound`);
+      checkLinkMechanism(req.options);
       const l: Listening = { req, close: () => undefined, links: new Set(), bridges: new Map() };
       const server = await transport.listen(req.endpoint, req.options, (duplex, peer) => accept(l, duplex, peer));
       const untrack = ctx.track({ close: () => server.close() });
@@ -116,6 +117,7 @@ export function createStreamDriver(ctx: DriverContext, transport: StreamTranspor
 
     async connect(req) {
       if (dialing.has(req.id)) throw new VtxError("VTX_ENDPOINT_IN_USE", `already connected to ${req.endpoint.raw}`);
+      checkLinkMechanism(req.options);
       // One bridge for the endpoint's whole life: messages queue while the link is down.
       const bridge = ctx.openBridge(req, { peer: peerName(req, `${req.endpoint.host}:${req.endpoint.port}`) });
       const d: Dialing = { req, bridge, link: null, actor: null as unknown as Actor<typeof sessionMachine> };

@@ -3,7 +3,42 @@ import type { Bridge, BridgeSink } from "../bridge.js";
 import type { EndpointRequest, LinkOptions } from "../control.js";
 import type { DriverContext } from "../driver.js";
 import { VtxError } from "../errors.js";
-import { ZmtpEngine, type MechanismOption, type ZmtpPeer } from "../zmtp/index.js";
+import { ZmtpEngine, createMechanism, type MechanismOption, type ZmtpPeer } from "../zmtp/index.js";
+
+/**
+ * The CURVE mechanism a link's options ask for, if any: a server when
+ * `curveServer` is set, a client when `curveServerKey` is. Throws
+ * `ZMTP_INVALID_OPTION` on keys that are not keys, so bind/connect can
+ * refuse them up front (see {@link checkLinkMechanism}).
+ */
+export function curveMechanismOption(o: LinkOptions): MechanismOption | undefined {
+  if (o.curveServer === true) {
+    if (o.curveSecretKey === undefined) throw new VtxError("ZMTP_INVALID_OPTION", "curveServer needs curveSecretKey");
+    const allow = o.curveAllow === undefined ? undefined : new Set(o.curveAllow);
+    return {
+      type: "CURVE",
+      server: true,
+      secretKey: o.curveSecretKey,
+      publicKey: o.curvePublicKey,
+      authorize: allow === undefined ? undefined : ({ publicKey }) => allow.has(publicKey),
+    };
+  }
+  if (o.curveServerKey !== undefined) {
+    return { type: "CURVE", serverKey: o.curveServerKey, publicKey: o.curvePublicKey, secretKey: o.curveSecretKey };
+  }
+  return undefined;
+}
+
+/** Validates the mechanism options of a bind/connect (keys parse, pairs match): throws `ZMTP_INVALID_OPTION`. */
+export function checkLinkMechanism(o: LinkOptions): void {
+  const curve = curveMechanismOption(o);
+  if (curve === undefined) return;
+  try {
+    createMechanism(curve);
+  } catch (err) {
+    throw new VtxError("ZMTP_INVALID_OPTION", `invalid CURVE options: ${(err as Error).message}`, { cause: err });
+  }
+}
 
 /** Bytes of encoded outgoing messages the engine batches before a write is forced. */
 const BATCH_BYTES = 64 * 1024;
@@ -108,6 +143,8 @@ export class ZmtpLink implements BridgeSink {
   }
 
   #mechanism(o: LinkOptions, asServer: boolean): MechanismOption {
+    const curve = curveMechanismOption(o);
+    if (curve !== undefined) return curve;
     if (asServer && o.plainServer) {
       return {
         type: "PLAIN",
