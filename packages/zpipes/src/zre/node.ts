@@ -642,6 +642,12 @@ export class ZreNode {
         this.removePeer(p, "restarted");
         p = undefined;
       }
+      // A different UUID at an endpoint we know: the node there restarted
+      // (RFC 36 UUIDs are per node instance). Drop the old one now rather
+      // than after expiry, so its users learn at once.
+      for (const other of [...this.peers.values()]) {
+        if (other.id !== id && other.ready && other.link.endpoint === msg.endpoint) this.removePeer(other, "restarted");
+      }
       if (!p) p = this.connectPeer(uuid, msg.endpoint);
       if (msg.sequence !== 1) {
         this.log("warn", "HELLO with sequence other than 1", { peer: id, sequence: msg.sequence });

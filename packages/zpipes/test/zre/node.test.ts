@@ -129,6 +129,21 @@ describe("ZRE node", () => {
     expect(b.node.peerList().length).toBe(2);
   });
 
+  it("a node restarted at the same endpoint (new UUID) replaces the old peer at once, not after expiry", async () => {
+    const slow = { evasiveMs: 5000, expiredMs: 20000 };
+    const a = await startNode({ ...slow, name: "a", gossip: [] });
+    const b1 = await startNode({ ...slow, name: "b", gossip: [a.node.endpoint] });
+    await a.rec.waitFor("a ENTER b1", is("ENTER", b1.node.id));
+    const port = Number(b1.node.endpoint.split(":").pop());
+    await b1.node.stop();
+    const b2 = await startNode({ ...slow, name: "b", port, gossip: [a.node.endpoint] });
+    expect(b2.node.endpoint).toBe(b1.node.endpoint);
+    const exit = await a.rec.waitFor("a EXIT b1", is("EXIT", b1.node.id), 3000);
+    expect(exit.reason).toBe("restarted");
+    await a.rec.waitFor("a ENTER b2", is("ENTER", b2.node.id), 3000);
+    expect(a.node.peerList().map((p) => p.peer)).toEqual([b2.node.id]);
+  });
+
   it("a graceful stop is seen at once through the port-0 beacon", async () => {
     const slow = { evasiveMs: 5000, expiredMs: 20000 };
     const a = await startNode({ ...slow, beacon: loopbackBeacon });
