@@ -205,7 +205,7 @@ for (const t of testTransports("ztcp")) {
         await roundTrip(viaVirtual, "before");
         for (let i = 0; i < 3; i++) {
           const restarted = vtx.waitFor((e) => e.type === "driver-restarted" && e.scheme === t.scheme, 5000);
-          vtx.crashDriver(t.scheme, HOWS[i % HOWS.length]!);
+          vtx.crashDriver(t.scheme, HOWS[i % HOWS.length]);
           await restarted;
         }
         // Within the intensity the driver came back each time and still works.
