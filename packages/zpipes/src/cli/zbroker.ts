@@ -5,6 +5,7 @@
  * INT: pending calls are answered with *_FAILED, exit status 0.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import * as zmq from "zeromq";
 import { pathToFileURL } from "node:url";
 import { ZpipesBroker, DEFAULT_BUDGET, DEFAULT_EXPIRY, DEFAULT_MAX_MEMORY } from "../broker/broker.js";
 import type { BrokerPlugin } from "../broker/plugin.js";
@@ -20,6 +21,7 @@ const BASE_OPTIONS = {
   "max-memory": { type: "string" },
   "log-level": { type: "string" },
   "slow-path": { type: "boolean" },
+  "io-threads": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies NonNullable<ParseArgsConfig["options"]>;
 
@@ -33,6 +35,8 @@ Runs a ZPIPES broker at ipc://@/zpipes/<broker-name> (default name: local).
       --max-chunk BYTES longest chunk accepted (default ${MAX_CHUNK})
       --max-memory BYTES cap on bytes held by the broker (default ${DEFAULT_MAX_MEMORY})
       --log-level L     debug | info | warn | error (default info)
+      --io-threads N    libzmq I/O threads (default 2: a writer's and a reader's
+                        connections are served in parallel)
       --slow-path       send every READ/WRITE through the XState machine (diagnostic)
   -h, --help            this text
 
@@ -78,6 +82,9 @@ export async function main(argv = process.argv.slice(2), extraPlugins: BrokerPlu
   }
   const logger = jsonLogger(undefined, ((values["log-level"] as string | undefined) ?? "info") as LogLevel);
   const num = (v: unknown, fallback: number): number => (typeof v === "string" ? parseBytes(v) : fallback);
+  // Set before the first socket exists (the global context starts with it).
+  // This process is the broker's own, so the global context is ours to size.
+  zmq.context.ioThreads = num(values["io-threads"], 2);
   const broker = new ZpipesBroker({
     name: positionals[0] ?? "local",
     endpoints: (values.endpoint as string[] | undefined) ?? [],
