@@ -4,7 +4,7 @@
  * a wait so a hung test fails with a clear message instead of a timeout.
  */
 import { Vtx, type VtxOptions, type VtxEvent, type DriverSpec } from "@vtx/runtime";
-import { ztcp } from "@vtx/drivers";
+import { udp, ztcp } from "@vtx/drivers";
 
 export interface TransportCase {
   /** Scheme registered with vtx. */
@@ -25,6 +25,14 @@ export const TRANSPORTS: Record<string, TransportCase> = {
     bindEndpoint: () => "ztcp://127.0.0.1:0",
     native: (ep) => ep.replace(/^ztcp:/, "tcp:"),
     fromNative: (ep) => ep.replace(/^tcp:/, "ztcp:"),
+  },
+  // Reliable mode: the suite expects lossless, in-order delivery and
+  // backpressure, which plain UDP does not give. Fast heartbeats: UDP has no
+  // connection whose loss the kernel reports.
+  udp: {
+    scheme: "udp",
+    spec: () => udp({ reliable: true, heartbeatInterval: 250, heartbeatTimeout: 2000 }),
+    bindEndpoint: () => "udp://127.0.0.1:0",
   },
 };
 

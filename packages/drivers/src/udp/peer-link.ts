@@ -283,6 +283,17 @@ export class PeerLink implements BridgeSink {
     w?.();
   }
 
+  /**
+   * The peer is known to be gone (ICMP port unreachable on a connected
+   * socket): end the session now rather than after the heartbeat timeout.
+   */
+  fail(error: { code: string; message: string }, now: number): void {
+    const peer = this.#peer;
+    if (peer === null || peer.state === "closed" || this.#closed) return;
+    peer.close(now);
+    this.#onDown(error);
+  }
+
   /** Replace the session engine (connect side, after the previous session ended). */
   reset(): void {
     this.#peer = null;

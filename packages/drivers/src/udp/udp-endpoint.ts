@@ -186,13 +186,28 @@ export class UdpEndpoint implements LinkHost {
         sock.off("error", onError);
         // ICMP errors on a connected socket (ECONNREFUSED while the server is
         // down) surface here; the HELLO retry carries on regardless.
-        sock.on("error", (err: NodeJS.ErrnoException) => this.drops.count(`UDP_SOCKET_${err.code ?? "ERROR"}`, this.req.endpoint.raw));
+        sock.on("error", (err: NodeJS.ErrnoException) => this.#socketError(err));
         sock.on("message", this.#onMessage);
         this.#sizeBuffers(sock);
         this.#socket = sock;
         resolve(sock);
       });
     });
+  }
+
+  /**
+   * ICMP errors reach a connected socket as errors on a later send or
+   * receive. Port unreachable while a session is up means the peer's
+   * process is gone (as a TCP RST would say): end the session now, the
+   * reconnect schedule takes over. Anything else is counted.
+   */
+  #socketError(err: NodeJS.ErrnoException): void {
+    const code = err.code ?? "ERROR";
+    this.drops.count(`UDP_SOCKET_${code}`, this.req.endpoint.raw);
+    const single = this.#single;
+    if (code === "ECONNREFUSED" && this.#connected && single?.isUp === true) {
+      single.fail({ code: UDP_ERR.PEER_UNREACHABLE, message: "ICMP port unreachable: the peer is gone" }, performance.now());
+    }
   }
 
   /**

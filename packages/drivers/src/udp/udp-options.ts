@@ -57,6 +57,15 @@ export interface UdpOptions {
   reassemblyBudget?: number;
   /** Plain mode: messages queued for a slow application before new ones are dropped (counted). Default 10000. */
   maxDeliveryBacklog?: number;
+  /**
+   * Heartbeat interval (§3.2), ms; 0 = none. Default: the link's
+   * `heartbeatInterval` (the socket's ZMQ_HEARTBEAT_IVL, else vtx's 5000).
+   * Given here, it wins over the link's: UDP has no connection whose loss the
+   * kernel reports, so heartbeats are how a vanished peer is noticed.
+   */
+  heartbeatInterval?: number;
+  /** Silence after which a peer expires, ms. Default: the link's `heartbeatTimeout`; given here, it wins. */
+  heartbeatTimeout?: number;
   /** How often dropped-datagram counters are reported as `peer-error` events, ms. Default 1000. */
   dropReportInterval?: number;
 }
@@ -103,6 +112,8 @@ const KEYS: ReadonlySet<string> = new Set([
   "reassemblyBudget",
   "maxDeliveryBacklog",
   "dropReportInterval",
+  "heartbeatInterval",
+  "heartbeatTimeout",
 ]);
 
 function bad(message: string): never {
@@ -136,8 +147,8 @@ export function resolveOptions(spec: unknown, link: LinkOptions): ResolvedUdpOpt
     const b = merged.broadcast;
     broadcast = typeof b === "string" ? [b] : Array.isArray(b) && b.every((x) => typeof x === "string") ? (b as string[]) : bad("udp option broadcast must be a string or string[]");
   }
-  const heartbeat = Math.max(0, link.heartbeatInterval);
-  const timeout = heartbeat === 0 ? Infinity : Math.max(link.heartbeatTimeout, 1);
+  const heartbeat = num(merged, "heartbeatInterval", 0, 3_600_000, Math.max(0, link.heartbeatInterval));
+  const timeout = heartbeat === 0 ? Infinity : num(merged, "heartbeatTimeout", 1, 3_600_000, Math.max(link.heartbeatTimeout, 1));
   const mms = link.maxMessageSize < 0 ? DEFAULT_MAX_MESSAGE : Math.min(link.maxMessageSize, MAX_MESSAGE);
   return {
     reliable,
