@@ -117,6 +117,7 @@ describe("client API", () => {
       expect(await codeOf(pending)).toBe("ZPIPES_NO_BROKER");
       expect(Date.now() - t0).toBeLessThan(3000);
       expect(r.closed).toBe(true);
+      expect(await codeOf(r.read(1))).toBe("ZPIPES_NO_BROKER");
     } finally {
       if (cp.exitCode === null && cp.signalCode === null) cp.kill("SIGKILL");
     }

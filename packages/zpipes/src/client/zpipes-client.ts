@@ -50,6 +50,7 @@ export class ZpipesClient {
   #closing: Promise<void> | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
   #lastHeard = Date.now();
+  #failure: VtxError | null = null;
 
   private constructor(pipe: string, mode: PipeMode, endpoint: string) {
     this.pipe = pipe;
@@ -128,6 +129,7 @@ export class ZpipesClient {
 
   /** PING the broker; rejects with ZPIPES_NO_BROKER if no PING_OK within `timeoutMs`. */
   async ping(timeoutMs = 5000): Promise<void> {
+    if (this.#failure) throw this.#failure;
     if (this.#closed) throw new VtxError(ZPIPES_ERR.CLOSED, "client is closed");
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -169,6 +171,8 @@ export class ZpipesClient {
   }
 
   #check(mode: PipeMode, op: string): void {
+    // A client closed by a failure (broker gone) keeps saying so.
+    if (this.#failure) throw this.#failure;
     if (this.#closed || this.#closing) throw new VtxError(ZPIPES_ERR.CLOSED, `${op} on a closed client`);
     if (this.mode !== mode) throw new VtxError(ZPIPES_ERR.INVALID, `${op} on a pipe opened as ${this.mode}`);
   }
@@ -287,6 +291,7 @@ export class ZpipesClient {
   #shutdown(err: VtxError): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (err.code !== ZPIPES_ERR.CLOSED) this.#failure = err;
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     const calls = this.#calls.slice(this.#callsHead);
     this.#calls.length = 0;
