@@ -457,6 +457,31 @@ describe("where the original fails and vtx must not", () => {
   });
 });
 
+describe("memory bounds", () => {
+  it("answers calls pipelined past maxPipelined with *_FAILED in their turn", async () => {
+    const ep = await start({ maxPipelined: 2 });
+    const w = await client(ep);
+    expect(await w.call(F.output("p"))).toBe(F.OUTPUT_OK);
+    for (const d of ["a", "b", "c", "d"]) await w.send(F.write(d, 0)); // no reader: the first waits, two queue, one is over
+    await expectPending(w);
+    await w.send(F.close);
+    expect(await w.recvHex()).toBe(F.writeFailed("pipe closed"));
+    expect(await w.recvHex()).toBe(F.writeFailed("pipe closed"));
+    expect(await w.recvHex()).toBe(F.writeFailed("pipe closed"));
+    expect(await w.recvHex()).toBe(F.writeFailed("too many pipelined calls"));
+    expect(await w.recvHex()).toBe(F.CLOSE_OK);
+    expect(broker?.stats().heldBytes).toBe(0);
+  });
+
+  it("answers WRITE_FAILED when the broker-wide cap on held bytes would be passed", async () => {
+    const { w, r } = await pair(await start({ maxMemory: 8 }));
+    expect(await w.call(F.write("12345678", 0))).toBe(F.WRITE_OK);
+    expect(await w.call(F.write("9", 0))).toBe(F.writeFailed("broker memory full"));
+    expect(await r.call(F.read(8, 0))).toBe(F.readOk("12345678"));
+    expect(await w.call(F.write("9", 0))).toBe(F.WRITE_OK);
+  });
+});
+
 describe("the slow path through the machine", () => {
   it("gives the same replies with the fast path off", async () => {
     const { w, r } = await pair(await start({ fastPath: false }));
