@@ -407,3 +407,68 @@ for (const t of testTransports("ztcp")) {
     });
   });
 }
+
+describe("a driver that crashes by itself on every bind", () => {
+  let vtx: Vtx | undefined;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (err: unknown): void => {
+    unhandled.push(err);
+  };
+  beforeEach(() => {
+    unhandled.length = 0;
+    process.on("unhandledRejection", onUnhandled);
+    process.on("uncaughtException", onUnhandled);
+  });
+  afterEach(async () => {
+    await vtx?.destroy();
+    process.off("unhandledRejection", onUnhandled);
+    process.off("uncaughtException", onUnhandled);
+  });
+
+  for (const how of HOWS) {
+    it(`(${how}) is blamed alone, restarted into the same crash until the intensity stops it; ztcp in the same worker keeps serving`, async () => {
+      const [zt] = testTransports("ztcp");
+      vtx = vtxWith(zt!, { restartIntensity: 3, restartPeriod: 10_000, poolSize: 1 });
+      const v = vtx;
+      v.register("buggy", {
+        module: new URL("./fixtures/buggy-driver.mjs", import.meta.url).href,
+        export: "createBuggyDriver",
+      });
+      const events: VtxEvent[] = [];
+      v.on((e) => events.push(e));
+
+      const rep = v.socket("REP");
+      const ep = await v.bind(rep, zt!.bindEndpoint());
+      const req = v.socket("REQ");
+      await v.connect(req, ep);
+      const exchange = async (body: string): Promise<void> => {
+        await req.send(body);
+        const [got] = await within(rep.receive(), 5000, `request ${body}`);
+        await rep.send(got!);
+        expect(strs(await within(req.receive(), 5000, `reply ${body}`))).toEqual([body]);
+      };
+      await exchange("before");
+
+      // The bind is re-applied after each restart, so the driver crashes again:
+      // a real restart storm, ended by the intensity.
+      const stopped = eventOf(v, "driver-stopped for buggy", (e) => e.type === "driver-stopped" && e.scheme === "buggy");
+      const sink = v.socket("PULL");
+      await v.bind(sink, "buggy://127.0.0.1:7", { driver: { crash: how } });
+      expect((await stopped).error?.code).toBe("VTX_DRIVER_GAVE_UP");
+
+      const buggy = events.filter((e) => e.scheme === "buggy");
+      const code = how === "exit" ? "VTX_DRIVER_EXITED" : "VTX_DRIVER_CRASHED";
+      expect(buggy.filter((e) => e.type === "driver-crashed").map((e) => e.error?.code)).toEqual([code, code, code, code]);
+      expect(buggy.filter((e) => e.type === "driver-restarted")).toHaveLength(3);
+      // The other driver in the same worker was never blamed and still works.
+      expect(events.filter((e) => e.scheme === zt!.scheme && e.type.startsWith("driver-"))).toEqual([]);
+      expect(v.driverFailure(zt!.scheme)).toBeNull();
+      await exchange("after the storm");
+      await expect(within(v.bind(sink, "buggy://127.0.0.1:8"), 5000, "bind on the stopped driver")).rejects.toMatchObject({
+        code: "VTX_DRIVER_GAVE_UP",
+      });
+      await v.destroy();
+      expect(unhandled).toEqual([]);
+    });
+  }
+});
