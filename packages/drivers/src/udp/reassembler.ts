@@ -51,6 +51,8 @@ export interface ReassemblerOptions {
   timeout?: number;
   /** Shared budget (default: a private one of 64 MiB). */
   budget?: ReassemblyBudget;
+  /** Told of every drop as it is counted (the driver reports drops to the application). */
+  onDrop?: (code: ReassemblyDropCode) => void;
 }
 
 export type ReassemblyDropCode =
@@ -97,6 +99,7 @@ export class Reassembler {
   readonly maxPeerBytes: number;
   readonly timeout: number;
   #budget: ReassemblyBudget;
+  #onDrop: ((code: ReassemblyDropCode) => void) | undefined;
   /** In insertion order = oldest first (Map iteration order). */
   #partials = new Map<number, Partial>();
   #bytes = 0;
@@ -121,6 +124,12 @@ export class Reassembler {
     this.maxPeerBytes = options.maxPeerBytes ?? 2 * this.maxMessageSize;
     this.timeout = options.timeout ?? 1000;
     this.#budget = options.budget ?? new ReassemblyBudget();
+    this.#onDrop = options.onDrop;
+  }
+
+  #count(code: ReassemblyDropCode): void {
+    this.#dropped[code]++;
+    this.#onDrop?.(code);
   }
 
   get stats(): ReassemblerStats {
@@ -151,13 +160,13 @@ export class Reassembler {
   push(msgId: number, index: number, count: number, total: number, chunk: Uint8Array, now: number): Uint8Array | undefined {
     this.expire(now);
     if (total > this.maxMessageSize || total > this.maxPeerBytes) {
-      this.#dropped[UDP_ERR.TOO_LARGE]++;
+      this.#count(UDP_ERR.TOO_LARGE);
       return undefined;
     }
     try {
       checkFragmentFields(index, count, total, chunk.length);
     } catch {
-      this.#dropped[UDP_ERR.BAD_FRAGMENT]++;
+      this.#count(UDP_ERR.BAD_FRAGMENT);
       return undefined;
     }
     // S from this fragment (§4): its own length unless it is the last.
@@ -203,7 +212,7 @@ export class Reassembler {
       this.#drop(old, UDP_ERR.FRAGMENT_EVICTED);
     }
     if (!this.#budget.tryTake(total)) {
-      this.#dropped[UDP_ERR.FRAGMENT_OVER_BUDGET]++;
+      this.#count(UDP_ERR.FRAGMENT_OVER_BUDGET);
       this.#remember(msgId);
       return undefined;
     }
@@ -228,7 +237,7 @@ export class Reassembler {
 
   #drop(p: Partial, code: ReassemblyDropCode): void {
     this.#release(p);
-    this.#dropped[code]++;
+    this.#count(code);
     // Later fragments of a dropped message must not start it again.
     this.#remember(p.msgId);
   }

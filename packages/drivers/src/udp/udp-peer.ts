@@ -17,7 +17,7 @@ import { emptyHeader, type DatagramHeader } from "./header.js";
 import { Liveness } from "./liveness.js";
 import { Reassembler, type ReassemblyBudget } from "./reassembler.js";
 import { ReliableChannel } from "./reliable-channel.js";
-import { CMD, DEFAULT_MAX_MESSAGE, type RefuseCode } from "./wire-constants.js";
+import { CMD, DEFAULT_MAX_MESSAGE, MAX_MESSAGE, type RefuseCode } from "./wire-constants.js";
 
 export interface PeerEvents {
   /** Send one datagram to the peer's address. */
@@ -102,6 +102,7 @@ export class UdpPeer {
       maxPeerBytes: options.maxPeerBytes,
       timeout: options.reassemblyTimeout,
       budget: options.budget,
+      onDrop: (code) => this.#drop(code),
     });
     // Replaced at the handshake; a connector retries HELLO for as long as it
     // lives, as libzmq reconnects forever.
@@ -223,7 +224,9 @@ export class UdpPeer {
     this.#now = now;
     let header: DatagramHeader;
     try {
-      header = parseDatagram(datagram, { maxMessageSize: this.#reassembler.maxMessageSize }, this.#header);
+      // The size bound is the reassembler's, per message: a FRAGMENT announcing
+      // too much must not take down the other messages batched with it (§4).
+      header = parseDatagram(datagram, { maxMessageSize: MAX_MESSAGE }, this.#header);
     } catch (err) {
       this.#drop(err instanceof VtxError ? err.code : UDP_ERR.BAD_LENGTH);
       return;
