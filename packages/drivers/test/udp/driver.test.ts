@@ -1,0 +1,271 @@
+/**
+ * The udp:// driver end to end on loopback: vtx sockets on both ends (the
+ * driver in its worker), every classic pattern in plain mode, IPv4 and IPv6
+ * endpoints, max message size, and hostile datagrams from a raw socket that
+ * must be dropped and counted without disturbing a good peer.
+ */
+import { createSocket, type Socket } from "node:dgram";
+import { once } from "node:events";
+import { afterEach, describe, expect, it } from "vitest";
+import { Vtx, type VtxEvent } from "@vtx/runtime";
+import { readDropReport, udp, type UdpOptions } from "@vtx/drivers";
+import { Batcher, encodeControlDatagram, parseDatagram, dispatchCommands, sealDatagram, type ControlCommand } from "../../src/udp/protocol.js";
+import { expectEvent, strs, within } from "../helpers.js";
+
+const WAIT = 5000;
+let vtxs: Vtx[] = [];
+let raws: Socket[] = [];
+
+afterEach(async () => {
+  for (const r of raws) r.close();
+  raws = [];
+  for (const v of vtxs) await v.destroy();
+  vtxs = [];
+});
+
+function newVtx(options: UdpOptions = {}): Vtx {
+  const v = new Vtx({ link: { heartbeatInterval: 250, heartbeatTimeout: 2000 } });
+  v.register("udp", udp(options));
+  vtxs.push(v);
+  return v;
+}
+
+async function rawSocket(family: "udp4" | "udp6" = "udp4"): Promise<Socket> {
+  const s = createSocket(family);
+  s.bind(0, family === "udp4" ? "127.0.0.1" : "::1");
+  await once(s, "listening");
+  raws.push(s);
+  return s;
+}
+
+function portOf(endpoint: string): number {
+  return Number(/:(\d+)$/.exec(endpoint)?.[1]);
+}
+
+/** Resolves with the first drop report for `code` whose total reaches `atLeast`. */
+function dropReport(vtx: Vtx, code: string, atLeast: number, what: string): Promise<VtxEvent> {
+  return expectEvent(vtx, (e) => readDropReport(e)?.code === code && (readDropReport(e)?.total ?? 0) >= atLeast, WAIT, what);
+}
+
+describe("udp:// driver, plain mode, on loopback", () => {
+  it("REQ/REP round trips, and a 1 MiB request is fragmented and reassembled whole", async () => {
+    const vtx = newVtx();
+    const rep = vtx.socket("REP", { linger: 0 });
+    const ep = await vtx.bind(rep, "udp://127.0.0.1:0");
+    const req = vtx.socket("REQ", { linger: 0 });
+    await vtx.connect(req, ep);
+    for (let i = 0; i < 20; i++) {
+      await within(req.send(`q${i}`), WAIT, "send");
+      expect(strs(await within(rep.receive(), WAIT, "request"))).toEqual([`q${i}`]);
+      await within(rep.send([`a${i}`, "second frame", ""]), WAIT, "reply");
+      expect(strs(await within(req.receive(), WAIT, "reply"))).toEqual([`a${i}`, "second frame", ""]);
+    }
+    const big = Buffer.alloc(1 << 20);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32BE(i, i);
+    await req.send(big);
+    const [got] = await within(rep.receive(), WAIT, "1 MiB request");
+    expect(got?.equals(big)).toBe(true);
+  });
+
+  it("binds udp://*:port and udp://[::]:port, and connects over IPv4, IPv6 and a host name", async () => {
+    const vtx = newVtx();
+    const pull4 = vtx.socket("PULL", { linger: 0 });
+    const any4 = await vtx.bind(pull4, "udp://*:0");
+    expect(any4).toMatch(/^udp:\/\/\*:\d+$/);
+    const pull6 = vtx.socket("PULL", { linger: 0 });
+    const any6 = await vtx.bind(pull6, "udp://[::]:0");
+    expect(any6).toMatch(/^udp:\/\/\[::\]:\d+$/);
+    const pull61 = vtx.socket("PULL", { linger: 0 });
+    const loop6 = await vtx.bind(pull61, "udp://[::1]:0");
+
+    const cases: Array<[string, typeof pull4]> = [
+      [`udp://127.0.0.1:${portOf(any4)}`, pull4],
+      [`udp://localhost:${portOf(any4)}`, pull4],
+      [`udp://[::1]:${portOf(any6)}`, pull6],
+      // dual stack: an IPv4 peer of a [::] bind
+      [`udp://127.0.0.1:${portOf(any6)}`, pull6],
+      [loop6, pull61],
+    ];
+    for (const [to, pull] of cases) {
+      const push = vtx.socket("PUSH", { linger: 0 });
+      const up = expectEvent(vtx, (e) => e.socket === push && e.type === "connected", WAIT, `connected to ${to}`);
+      await vtx.connect(push, to);
+      await up;
+      await push.send(`via ${to}`);
+      expect(strs(await within(pull.receive(), WAIT, `message via ${to}`))).toEqual([`via ${to}`]);
+      vtx.close(push);
+    }
+  });
+
+  it("PUB filters by subscription before sending; DEALER/ROUTER route by identity; PUSH/PULL deliver in order", async () => {
+    const vtx = newVtx();
+    const pub = vtx.socket("PUB", { linger: 0 });
+    const pubEp = await vtx.bind(pub, "udp://127.0.0.1:0");
+    const sub = vtx.socket("SUB", { linger: 0 });
+    sub.subscribe("a");
+    await vtx.connect(sub, pubEp);
+    // Subscriptions travel reliably; publish until the first one gets through.
+    let first: Buffer[] | undefined;
+    const got = sub.receive().then((m) => (first = m));
+    for (let i = 0; i < 200 && first === undefined; i++) {
+      await pub.send("a-probe");
+      await Promise.race([got, new Promise((r) => setTimeout(r, 10))]);
+    }
+    expect(strs(await within(got, WAIT, "probe"))).toEqual(["a-probe"]);
+    for (const m of ["b1", "a1", "b2", "a-end"]) await pub.send(m);
+    const seen: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const [m] = strs(await within(sub.receive(), WAIT, "a-end"));
+      if (m === "a-probe") continue;
+      seen.push(m!);
+      if (m === "a-end") break;
+    }
+    expect(seen).toEqual(["a1", "a-end"]);
+
+    const router = vtx.socket("ROUTER", { linger: 0 });
+    const rEp = await vtx.bind(router, "udp://127.0.0.1:0");
+    const dealer = vtx.socket("DEALER", { linger: 0, routingId: "dee" });
+    await vtx.connect(dealer, rEp);
+    await dealer.send(["", "hi"]);
+    expect(strs(await within(router.receive(), WAIT, "at router"))).toEqual(["dee", "", "hi"]);
+    await router.send(["dee", "", "back"]);
+    expect(strs(await within(dealer.receive(), WAIT, "at dealer"))).toEqual(["", "back"]);
+
+    const pull = vtx.socket("PULL", { linger: 0 });
+    const pEp = await vtx.bind(pull, "udp://127.0.0.1:0");
+    const push = vtx.socket("PUSH", { linger: 0 });
+    await vtx.connect(push, pEp);
+    for (let i = 0; i < 2000; i++) await push.send(String(i));
+    for (let i = 0; i < 2000; i++) expect(strs(await within(pull.receive(), WAIT, `message ${i}`))).toEqual([String(i)]);
+  });
+
+  it("a bound PAIR refuses a second peer (REFUSE BUSY) and an incompatible socket type is refused", async () => {
+    const vtx = newVtx();
+    const pair = vtx.socket("PAIR", { linger: 0 });
+    const ep = await vtx.bind(pair, "udp://127.0.0.1:0");
+    const a = vtx.socket("PAIR", { linger: 0 });
+    const aUp = expectEvent(vtx, (e) => e.socket === a && e.type === "connected", WAIT, "first PAIR connected");
+    await vtx.connect(a, ep);
+    await aUp;
+    const b = vtx.socket("PAIR", { linger: 0 });
+    const bRefused = expectEvent(vtx, (e) => e.socket === b && e.type === "handshake-failed", WAIT, "second PAIR refused");
+    await vtx.connect(b, ep);
+    expect((await bRefused).error?.code).toBe("UDP_REFUSED");
+    await a.send("only a");
+    expect(strs(await within(pair.receive(), WAIT, "from a"))).toEqual(["only a"]);
+
+    const push = vtx.socket("PUSH", { linger: 0 });
+    const refused = expectEvent(vtx, (e) => e.socket === push && e.type === "handshake-failed", WAIT, "PUSH refused by PAIR");
+    await vtx.connect(push, ep);
+    expect((await refused).error?.code).toBe("UDP_REFUSED");
+  });
+
+  it("a message over the receiver's max message size is dropped and counted; smaller ones still arrive", async () => {
+    const vtx = newVtx();
+    const pull = vtx.socket("PULL", { linger: 0, maxMessageSize: 10_000 });
+    const ep = await vtx.bind(pull, "udp://127.0.0.1:0");
+    const push = vtx.socket("PUSH", { linger: 0 });
+    await vtx.connect(push, ep);
+    const tooLarge = dropReport(vtx, "UDP_TOO_LARGE", 1, "UDP_TOO_LARGE counted");
+    await push.send(Buffer.alloc(20_000, 1));
+    await push.send("small");
+    expect(strs(await within(pull.receive(), WAIT, "small message"))).toEqual(["small"]);
+    await tooLarge;
+  });
+});
+
+describe("udp:// driver under hostile datagrams", () => {
+  it("garbage, wrong versions, truncated and bogus-length datagrams are dropped and counted; a good peer keeps exchanging", async () => {
+    const vtx = newVtx({ dropReportInterval: 50 });
+    const pull = vtx.socket("PULL", { linger: 0 });
+    const ep = await vtx.bind(pull, "udp://127.0.0.1:0");
+    const port = portOf(ep);
+    const push = vtx.socket("PUSH", { linger: 0 });
+    await vtx.connect(push, ep);
+    await push.send("before");
+    expect(strs(await within(pull.receive(), WAIT, "before"))).toEqual(["before"]);
+
+    const raw = await rawSocket();
+    const valid = encodeControlDatagram(7, 0, [{ type: "PING", token: 1 }]);
+    const wrongVersion = Buffer.from(valid);
+    wrongVersion[2] = 9;
+    const truncated = Buffer.from(valid).subarray(0, 9);
+    const bogusLength = Buffer.from(valid);
+    bogusLength[13] = 0x7f; // the PING's body length runs past the datagram
+    const reports = {
+      UDP_BAD_SIGNATURE: dropReport(vtx, "UDP_BAD_SIGNATURE", 1000, "garbage counted"),
+      UDP_BAD_VERSION: dropReport(vtx, "UDP_BAD_VERSION", 1000, "wrong versions counted"),
+      UDP_TRUNCATED: dropReport(vtx, "UDP_TRUNCATED", 1000, "truncated counted"),
+    };
+    // A flood from one source, interleaved with the good peer's traffic.
+    const garbage = Buffer.from("this is not VXU at all");
+    let sent = 0;
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 100; i++) {
+        raw.send(garbage, port, "127.0.0.1");
+        raw.send(wrongVersion, port, "127.0.0.1");
+        raw.send(truncated, port, "127.0.0.1");
+        raw.send(bogusLength, port, "127.0.0.1");
+      }
+      await push.send(`during ${round}`);
+      sent++;
+      // Pace the flood so the kernel's receive buffer is not what drops it.
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    for (let i = 0; i < sent; i++) expect(strs(await within(pull.receive(), WAIT, `good message ${i}`))).toEqual([`during ${i}`]);
+    for (const [code, p] of Object.entries(reports)) expect(readDropReport(await p)?.code).toBe(code);
+    const bogus = readDropReport(await dropReport(vtx, "UDP_TRUNCATED", 2000, "bogus lengths counted as truncated too"));
+    expect(bogus?.total).toBeGreaterThanOrEqual(2000);
+    await push.send("after");
+    expect(strs(await within(pull.receive(), WAIT, "after"))).toEqual(["after"]);
+  });
+
+  it("a valid datagram from an address with no session is counted and answered REFUSE NO-SESSION at most once a second", async () => {
+    const vtx = newVtx({ dropReportInterval: 50 });
+    const pull = vtx.socket("PULL", { linger: 0 });
+    const port = portOf(await vtx.bind(pull, "udp://127.0.0.1:0"));
+    const raw = await rawSocket();
+    const refusals: ControlCommand[] = [];
+    raw.on("message", (dg: Buffer) => {
+      const h = parseDatagram(dg);
+      dispatchCommands(dg, h.bodyOffset, { message() {}, fragment() {}, control: (c) => refusals.push(c) });
+    });
+    const counted = dropReport(vtx, "UDP_NO_SESSION", 20, "NO-SESSION datagrams counted");
+    for (let i = 0; i < 20; i++) raw.send(encodeControlDatagram(0xabcd, i, [{ type: "PING", token: i }]), port, "127.0.0.1");
+    await counted;
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({ type: "REFUSE", code: 3, refusedTag: 0xabcd });
+  });
+
+  it("fragments of a message that never completes are dropped after the reassembly timeout, and counted", async () => {
+    const vtx = newVtx({ dropReportInterval: 50, reassemblyTimeout: 100 });
+    const pull = vtx.socket("PULL", { linger: 0 });
+    const port = portOf(await vtx.bind(pull, "udp://127.0.0.1:0"));
+    const raw = await rawSocket();
+    // A hand-made PUSH session: HELLO, wait for HELLO-OK.
+    const tag = 0x1234;
+    const ok = new Promise<void>((resolve) =>
+      raw.on("message", (dg: Buffer) => {
+        const h = parseDatagram(dg);
+        dispatchCommands(dg, h.bodyOffset, { message() {}, fragment() {}, control: (c) => c.type === "HELLO_OK" && resolve() });
+      }),
+    );
+    const hello: ControlCommand = { type: "HELLO", socketType: "PUSH", reliable: false, maxDatagram: 512, window: 16, heartbeat: 0, identity: new Uint8Array(0) };
+    raw.send(encodeControlDatagram(tag, 0, [hello]), port, "127.0.0.1");
+    await within(ok, WAIT, "HELLO-OK");
+    // Cut a 2000-octet message into 512-octet datagrams and send all but the last.
+    const rooms: Uint8Array[] = [];
+    const b = new Batcher((room) => rooms.push(room.slice()), { maxDatagram: 512 });
+    b.add([Buffer.alloc(2000, 9)]);
+    b.flush();
+    expect(rooms.length).toBeGreaterThan(2);
+    const timedOut = dropReport(vtx, "UDP_FRAGMENT_TIMEOUT", 1, "partial message timed out");
+    for (let i = 0; i < rooms.length - 1; i++) raw.send(sealDatagram(rooms[i]!, false, tag, i + 1, false), port, "127.0.0.1");
+    await timedOut;
+    // The session is still good: a whole message goes through after.
+    const whole = new Batcher((room) => raw.send(sealDatagram(room, false, tag, 100, false), port, "127.0.0.1"), { maxDatagram: 512 });
+    whole.add([Buffer.from("whole")]);
+    whole.flush();
+    expect(strs(await within(pull.receive(), WAIT, "a whole message after the partial one"))).toEqual(["whole"]);
+  });
+});
