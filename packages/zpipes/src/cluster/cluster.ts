@@ -249,6 +249,9 @@ export class Cluster {
       window,
       maxData: this.#maxData,
       send: (m) => this.#whisper(peer, m),
+      sendFrames: (frames) => {
+        if (!this.node.post(peer, frames)) this.#log.log("debug", "cluster-send-to-unknown-peer", { peer, type: "DATA" });
+      },
       done: (e) => {
         if (this.#outgoing.get(key) === e) {
           this.#outgoing.delete(key);

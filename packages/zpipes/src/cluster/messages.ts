@@ -57,6 +57,19 @@ const CMD = {
   DROP_READER: Buffer.from("DROP READER"),
 };
 
+/**
+ * DATA frames for the hot path: the pipe name already encoded, no message
+ * object. Same bytes as {@link encodeCluster} of a DATA.
+ */
+export function encodeDataFrames(name: Buffer, readOk: Buffer, xfer: Buffer, seq: number): Buffer[] {
+  return [CMD.DATA, name, readOk, xfer, u32(seq)];
+}
+
+/** A pipe name as its frame (checked once per transfer). */
+export function pipeNameFrame(pipe: string): Buffer {
+  return checkName(pipe);
+}
+
 function checkName(pipe: string): Buffer {
   const b = Buffer.from(pipe);
   if (b.length === 0 || b.length > MAX_PIPE_NAME) throw new VtxError("CLUSTER_BAD_FIELD", `pipe name of ${b.length} bytes`);

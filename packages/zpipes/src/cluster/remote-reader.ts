@@ -1,5 +1,5 @@
 import { CHUNK_DATA_OFFSET } from "../codec/constants.js";
-import type { ClusterMessage } from "./messages.js";
+import { encodeDataFrames, pipeNameFrame, type ClusterMessage } from "./messages.js";
 import type { PipeEndLike, PipeLike } from "./seam.js";
 
 export interface RemoteReaderOptions {
@@ -12,6 +12,8 @@ export interface RemoteReaderOptions {
   /** Largest DATA chunk. */
   maxData: number;
   send: (msg: ClusterMessage) => void;
+  /** Sends already-encoded frames (DATA, the hot path). */
+  sendFrames: (frames: Buffer[]) => void;
   /** The transfer is over (finished or failed): forget it. */
   done: (end: RemoteReader) => void;
 }
@@ -28,6 +30,7 @@ export class RemoteReader implements PipeEndLike {
   readonly label: string;
   readonly opts: RemoteReaderOptions;
   #pipe: PipeLike | null = null;
+  readonly #name: Buffer;
   #started = false;
   #closed = false;
   #seq = 0;
@@ -43,6 +46,7 @@ export class RemoteReader implements PipeEndLike {
   constructor(opts: RemoteReaderOptions) {
     this.opts = opts;
     this.label = `peer ${opts.peer.slice(0, 8)}/reader`;
+    this.#name = pipeNameFrame(opts.pipe);
   }
 
   get sent(): number {
@@ -139,7 +143,7 @@ export class RemoteReader implements PipeEndLike {
       this.#seq++;
       this.#inFlight += len;
       this.#unacked.push(len);
-      this.opts.send({ type: "DATA", pipe: this.opts.pipe, readOk, xfer: this.opts.xfer, seq: this.#seq });
+      this.opts.sendFrames(encodeDataFrames(this.#name, readOk, this.opts.xfer, this.#seq));
     }
     if (!this.#dropSent && !this.#closed && pipe.writerState === "gone" && pipe.queued === 0) {
       this.#dropSent = true;
