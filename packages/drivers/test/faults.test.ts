@@ -5,12 +5,18 @@
  * driver; misbehaving peers are each dropped with a code while a
  * well-behaved peer on the same bound socket keeps exchanging messages.
  */
+import { existsSync, readdirSync } from "node:fs";
 import * as net from "node:net";
 import { randomBytes } from "node:crypto";
 import * as zmq from "zeromq";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Vtx, VtxEvent } from "@vtx/runtime";
 import { testTransports, vtxWith, within, strs } from "./helpers.js";
+
+/** Open file descriptors of this process (Linux), to catch a leak per crash. */
+function openFds(): number | undefined {
+  return existsSync("/proc/self/fd") ? readdirSync("/proc/self/fd").length : undefined;
+}
 
 type CrashHow = "throw" | "exit" | "reject";
 const HOWS: CrashHow[] = ["throw", "exit", "reject"];
@@ -129,7 +135,11 @@ for (const t of testTransports("ztcp")) {
       await vtx.connect(push, ep, { reconnectInterval: 20, reconnectIntervalMax: 200 });
       const reader = new SeqReader(pull);
       const sender = startSender(push);
+      await within(reader.reach(10), 5000, "first messages");
+      const fdsBefore = openFds();
       await crashWhileStreaming(reader, sender, 20);
+      // Nothing leaks per crash (sockets, bridges, mailboxes, listeners).
+      if (fdsBefore !== undefined) expect(openFds()! - fdsBefore).toBeLessThanOrEqual(4);
       // The same socket objects, still open and still carrying messages.
       expect(reader.error).toBeNull();
       expect(pull.closed).toBe(false);
