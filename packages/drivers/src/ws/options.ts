@@ -56,7 +56,7 @@ export function resolveOptions(base: unknown, perEndpoint: Record<string, unknow
   if (servername !== undefined && typeof servername !== "string") throw new VtxError(ZWS_ERR.BAD_OPTION, "ws driver option servername must be a string");
   const reject = merged.rejectUnauthorized;
   if (reject !== undefined && typeof reject !== "boolean") throw new VtxError(ZWS_ERR.BAD_OPTION, "ws driver option rejectUnauthorized must be a boolean");
-  return merged as WsDriverOptions;
+  return merged;
 }
 
 /** node:tls options for a wss endpoint. */
@@ -70,12 +70,18 @@ export function tlsMaterial(o: WsDriverOptions): TlsMaterial {
 }
 
 /**
- * The mechanism a link runs, from the socket's options as ZMTP links
- * read them: PLAIN server (`plainServer`), PLAIN client (`plainUsername`),
- * otherwise NULL.
+ * The mechanism a link runs, decided from the socket's options exactly as
+ * the runtime's ZMTP links decide it: PLAIN server (`plainServer`, on a
+ * bind or a connect), PLAIN client (`plainUsername`), otherwise NULL.
+ * CURVE is refused: RFC 45 has no CURVE subprotocol, and libzmq's
+ * "ZWS2.0/CURVE" would carry heartbeats inside CURVE boxes, where they
+ * cannot become WebSocket pings.
  */
-export function localMechanism(o: LinkOptions, bindSide: boolean): { mechanism: LocalMechanism; plainServer: boolean } {
-  if (bindSide && o.plainServer === true) return { mechanism: "PLAIN", plainServer: true };
+export function localMechanism(o: LinkOptions): { mechanism: LocalMechanism; plainServer: boolean } {
+  if (o.curveServer === true || o.curveServerKey !== undefined) {
+    throw new VtxError(ZWS_ERR.BAD_OPTION, "CURVE is not available over ws:// / wss:// (use wss:// for encryption, PLAIN for credentials)");
+  }
+  if (o.plainServer === true) return { mechanism: "PLAIN", plainServer: true };
   if (o.plainUsername !== undefined) return { mechanism: "PLAIN", plainServer: false };
   return { mechanism: "NULL", plainServer: false };
 }

@@ -25,8 +25,23 @@ const MAX_REFUSAL_BODY = 512;
 export function wsTransport(kind: WsKind, base: WsDriverOptions | undefined): StreamTransport {
   return {
     listen: (endpoint, options, onConnection) => listen(kind, base, endpoint, options, onConnection),
-    dial: (endpoint, options, signal) => dial(kind, base, endpoint, options, signal),
+    dial: async (endpoint, options, signal, refused?: (peer: string, error: VtxError) => void) => {
+      try {
+        return await dial(kind, base, endpoint, options, signal);
+      } catch (err) {
+        const e = err instanceof VtxError ? err : new VtxError("VTX_DIAL", String(err), { cause: err });
+        // The application hears of refusals (subprotocol, HTTP status, TLS,
+        // proxy credentials); an address nobody answers at is only retried.
+        if (refused !== undefined && isRefusal(e.code)) refused(authority(endpoint.host, endpoint.port), e);
+        throw e;
+      }
+    },
   };
+}
+
+function isRefusal(code: string): boolean {
+  if (code === "VTX_ABORTED" || code === "VTX_PROXY_UNREACHABLE") return false;
+  return /^(ZWS_|ZMTP_|VTX_TLS_|VTX_PROXY_)/.test(code) || /^(ERR_TLS_|ERR_SSL_)|CERT|SELF_SIGNED|UNABLE_TO/.test(code);
 }
 
 /** Writes a minimal HTTP error answer whose body starts with our code, so a vtx client reports the same code. */
@@ -50,7 +65,7 @@ function listen(
   onConnection: (duplex: Duplex, peer: string) => void,
 ): Promise<{ endpoint: string; close(): void }> {
   const o = resolveOptions(base, options.driver);
-  const { mechanism, plainServer } = localMechanism(options, true);
+  const { mechanism, plainServer } = localMechanism(options);
   let server: http.Server;
   if (kind === "wss") {
     const t = tlsMaterial(o);
@@ -167,7 +182,7 @@ async function dial(
   signal: AbortSignal,
 ): Promise<{ duplex: Duplex; peer: string }> {
   const o = resolveOptions(base, options.driver);
-  const { mechanism } = localMechanism(options, false);
+  const { mechanism, plainServer } = localMechanism(options);
   const t = kind === "wss" ? tlsMaterial(o) : undefined;
   const timeout = options.handshakeTimeout > 0 ? options.handshakeTimeout : 10_000;
   const tunnel =
@@ -276,7 +291,7 @@ async function dial(
       signal.removeEventListener("abort", onAbort);
       ws.removeAllListeners("error");
       ws.removeAllListeners("unexpected-response");
-      const stream = new ZwsStream({ plainServer: false });
+      const stream = new ZwsStream({ plainServer });
       stream.open(ws, raw, protocol as ZwsSubprotocol);
       resolve({ duplex: stream, peer: where });
     });
