@@ -20,6 +20,12 @@ export interface ClusterOptions {
   maxData?: number;
   /** How often unmatched pipe ends are announced again. Default 1000 ms. */
   announceMs?: number;
+  /**
+   * Bound on credit granted to all remote writers together (bytes that may
+   * wait here, beyond the pipes' budgets). Past it, local readers are not
+   * offered to writers elsewhere until a transfer ends. Default 256 MiB.
+   */
+  maxInbound?: number;
   logger?: ClusterLogger;
 }
 
@@ -50,6 +56,7 @@ export class Cluster {
   readonly #window: number;
   readonly #maxData: number;
   readonly #announceMs: number;
+  readonly #maxIncoming: number;
   readonly #log: ClusterLogger;
   readonly #outgoing = new Map<string, RemoteReader>();
   readonly #incoming = new Map<string, RemoteWriter>();
@@ -61,7 +68,7 @@ export class Cluster {
   #stopped = false;
 
   readonly #onReaderAttached = (pipe: PipeLike, end: PipeEndLike): void => {
-    if (!(end instanceof RemoteReader) && this.#unmatchedReader(pipe)) this.#announce(pipe, undefined);
+    if (!(end instanceof RemoteReader) && this.#unmatchedReader(pipe) && this.#roomForIncoming()) this.#announce(pipe, undefined);
   };
   readonly #onWriterAttached = (pipe: PipeLike, end: PipeEndLike): void => {
     if (!(end instanceof RemoteWriter) && this.#unmatchedWriter(pipe)) this.#announce(pipe, undefined);
@@ -74,6 +81,7 @@ export class Cluster {
     this.#window = opts.window ?? 8 * 1024 * 1024;
     this.#maxData = opts.maxData ?? 64 * 1024;
     this.#announceMs = opts.announceMs ?? 1000;
+    this.#maxIncoming = Math.max(1, Math.floor((opts.maxInbound ?? 256 * 1024 * 1024) / this.#window));
     this.#log = opts.logger ?? silent;
     if (!(this.#window > 0 && this.#maxData > 0)) throw new VtxError("CLUSTER_BAD_OPTION", "window and maxData must be positive");
   }
@@ -116,6 +124,11 @@ export class Cluster {
 
   // ── matching ─────────────────────────────────────────────────────────────
 
+  /** Whether another remote writer may be granted credit (see `maxInbound`). */
+  #roomForIncoming(): boolean {
+    return this.#incoming.size < this.#maxIncoming;
+  }
+
   #unmatchedWriter(pipe: PipeLike | undefined): pipe is PipeLike {
     return pipe !== undefined && pipe.writerState === "attached" && pipe.readerState === "none" && !(pipe.writer instanceof RemoteWriter);
   }
@@ -138,7 +151,7 @@ export class Cluster {
   #announceAll(peer: string | undefined): void {
     if (this.#stopped) return;
     for (const pipe of this.#registry.pipes()) {
-      if (this.#unmatchedWriter(pipe) || this.#unmatchedReader(pipe)) this.#announce(pipe, peer);
+      if (this.#unmatchedWriter(pipe) || (this.#unmatchedReader(pipe) && this.#roomForIncoming())) this.#announce(pipe, peer);
     }
   }
 
@@ -206,7 +219,7 @@ export class Cluster {
     switch (msg.type) {
       case "HAVE WRITER":
         if ("xfer" in msg && !shouted) this.#onConfirmed(peer, msg.pipe, msg.xfer);
-        else if (this.#unmatchedReader(this.#registry.get(msg.pipe))) {
+        else if (this.#unmatchedReader(this.#registry.get(msg.pipe)) && this.#roomForIncoming()) {
           this.#whisper(peer, { type: "HAVE READER", pipe: msg.pipe, window: this.#window });
         }
         break;
@@ -273,10 +286,13 @@ export class Cluster {
     const key = xfer.toString("hex");
     if (this.#incoming.has(key)) return;
     const pipe = this.#registry.get(name);
-    if (!this.#unmatchedReader(pipe)) {
+    // Requests already out may all be confirmed; past twice the bound they
+    // are refused, so what waits here stays bounded whatever peers do.
+    if (!this.#unmatchedReader(pipe) || this.#incoming.size >= 2 * this.#maxIncoming) {
       // Another writer won, or our reader left: refuse, so that writer fails
       // rather than writing into nowhere.
-      this.#whisper(peer, { type: "DROP READER", pipe: name, xfer, reason: "no reader waiting for this pipe" });
+      const reason = this.#unmatchedReader(pipe) ? "too many transfers into this broker" : "no reader waiting for this pipe";
+      this.#whisper(peer, { type: "DROP READER", pipe: name, xfer, reason });
       this.#remember(key);
       return;
     }

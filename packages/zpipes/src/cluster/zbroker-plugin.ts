@@ -23,6 +23,7 @@ const OPTIONS = {
   "zre-evasive": { type: "string" },
   "zre-expired": { type: "string" },
   "cluster-window": { type: "string" },
+  "cluster-max-inbound": { type: "string" },
 } as const;
 
 const HELP = `Cluster (ZRE, ZeroMQ RFC 36; group ZPIPES):
@@ -40,7 +41,8 @@ const HELP = `Cluster (ZRE, ZeroMQ RFC 36; group ZPIPES):
       --beacon-interval MS   beacon interval (default 1000)
       --zre-evasive MS       silence before a peer is pinged (default 5000)
       --zre-expired MS       silence before a peer is dropped and its transfers fail (default 30000)
-      --cluster-window BYTES credit granted to a remote writer (default 8m)`;
+      --cluster-window BYTES credit granted to a remote writer (default 8m)
+      --cluster-max-inbound BYTES  credit granted to all remote writers together (default 256m)`;
 
 function int(values: Values, key: string): number | undefined {
   const v = values[key];
@@ -52,7 +54,7 @@ function int(values: Values, key: string): number | undefined {
 }
 
 /** ZRE node options from `zbroker` values; undefined when clustering was not asked for. */
-export function clusterOptionsFromArgs(values: Values, brokerName: string): { zre: ZreNodeOptions; window?: number } | undefined {
+export function clusterOptionsFromArgs(values: Values, brokerName: string): { zre: ZreNodeOptions; window?: number; maxInbound?: number } | undefined {
   const gossipRaw = values.gossip;
   const gossip = Array.isArray(gossipRaw) ? gossipRaw.filter((g): g is string => typeof g === "string") : typeof gossipRaw === "string" ? [gossipRaw] : undefined;
   if (!values.cluster && gossip === undefined) return undefined;
@@ -79,7 +81,8 @@ export function clusterOptionsFromArgs(values: Values, brokerName: string): { zr
     zre.beacon = beacon;
   }
   const window = int(values, "cluster-window");
-  return window === undefined ? { zre } : { zre, window };
+  const maxInbound = int(values, "cluster-max-inbound");
+  return { zre, ...(window !== undefined ? { window } : {}), ...(maxInbound !== undefined ? { maxInbound } : {}) };
 }
 
 export const plugin = {
@@ -89,7 +92,13 @@ export const plugin = {
   async start(broker: { readonly name: string; readonly registry: PipeRegistryLike }, values: Values, logger: ClusterLogger): Promise<{ stop(): Promise<void> } | undefined> {
     const opts = clusterOptionsFromArgs(values, broker.name);
     if (opts === undefined) return undefined;
-    const cluster = new Cluster({ registry: broker.registry, zre: opts.zre, ...(opts.window !== undefined ? { window: opts.window } : {}), logger });
+    const cluster = new Cluster({
+      registry: broker.registry,
+      zre: opts.zre,
+      ...(opts.window !== undefined ? { window: opts.window } : {}),
+      ...(opts.maxInbound !== undefined ? { maxInbound: opts.maxInbound } : {}),
+      logger,
+    });
     await cluster.start();
     logger.log("info", "cluster-ready", { zre: cluster.node.endpoint, id: cluster.node.id, gossip: opts.zre.gossip ?? null });
     return { stop: () => cluster.stop() };

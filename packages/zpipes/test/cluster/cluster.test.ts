@@ -25,20 +25,20 @@ afterEach(async () => {
   }
 });
 
-async function site(name: string, gossip: string[], budget = 1024 * 1024, window = 2 * 1024 * 1024): Promise<Site> {
+async function site(name: string, gossip: string[], budget = 1024 * 1024, window = 2 * 1024 * 1024, maxInbound?: number): Promise<Site> {
   const logger = memoryLogger();
   const broker = new ZpipesBroker({ name, noDefaultEndpoint: true, endpoints: ["tcp://127.0.0.1:*"], budget, logger });
   await broker.start();
-  const cluster = new Cluster({ registry: broker.registry, zre: { name, gossip, ...fast }, window, announceMs: 200, logger });
+  const cluster = new Cluster({ registry: broker.registry, zre: { name, gossip, ...fast }, window, announceMs: 200, logger, ...(maxInbound ? { maxInbound } : {}) });
   await cluster.start();
   const s = { broker, cluster, endpoint: broker.endpoints[0]! };
   sites.push(s);
   return s;
 }
 
-async function pair(budget?: number, window?: number): Promise<[Site, Site]> {
-  const a = await site("a", [], budget, window);
-  const b = await site("b", [a.cluster.node.endpoint], budget, window);
+async function pair(budget?: number, window?: number, maxInbound?: number): Promise<[Site, Site]> {
+  const a = await site("a", [], budget, window, maxInbound);
+  const b = await site("b", [a.cluster.node.endpoint], budget, window, maxInbound);
   await waitUntil("brokers see each other in ZPIPES", () => a.cluster.stats().peers === 1 && b.cluster.stats().peers === 1);
   return [a, b];
 }
@@ -138,6 +138,24 @@ describe("ZPIPES cluster (two brokers, one process)", () => {
       got += c!.length;
     }
     expect(got).toBe(accepted);
+  });
+
+  it("maxInbound bounds concurrent incoming transfers: a second pipe waits until the first ends, then flows", async () => {
+    const window = 1024 * 1024;
+    const [a, b] = await pair(undefined, window, window);
+    const r1 = await open("reader", b, "q1");
+    const r2 = await open("reader", b, "q2");
+    const w1 = await open("writer", a, "q1");
+    await w1.write(Buffer.from("one"), 0);
+    expect((await r1.read(3, 5000))?.toString()).toBe("one");
+    const w2 = await open("writer", a, "q2");
+    // q2 is not offered while q1 holds the only slot: its write finds no reader.
+    await expect(w2.write(Buffer.from("two"), 600)).rejects.toMatchObject({ code: "ZPIPES_TIMEOUT" });
+    expect(b.cluster.stats().incoming).toBe(1);
+    await w1.close();
+    expect(await r1.read(3, 5000)).toBeNull();
+    await w2.write(Buffer.from("two"), 5000);
+    expect((await r2.read(3, 5000))?.toString()).toBe("two");
   });
 
   it("the reader closing mid-transfer makes the writer's next call fail", async () => {
