@@ -6,7 +6,7 @@
  * loopback. Reuses zpipes-bench.mjs's verified `transfer` (the reader checks
  * every byte). Medians of --runs (default 3); MB = 10^6 bytes.
  *
- *   pnpm build && node packages/zpipes/bench/cluster-bench.mjs [--mib 256] [--runs 3] [--window 8]
+ *   pnpm build && node packages/zpipes/bench/cluster-bench.mjs [--mib 256] [--runs 3] [--window 8] [--read-size 65536] [--cluster-window 8m]
  *
  * Anchor: the C original did 139.5 MB/s through two brokers over Zyre on this
  * machine class. Bar: ≥ 400 MB/s.
@@ -38,12 +38,20 @@ export async function startClusterPair(tag, extra = []) {
 export async function main(argv = process.argv.slice(2)) {
   const { values } = parseArgs({
     args: argv,
-    options: { mib: { type: "string" }, runs: { type: "string" }, chunk: { type: "string" }, window: { type: "string" }, "cluster-window": { type: "string" } },
+    options: {
+      mib: { type: "string" },
+      runs: { type: "string" },
+      chunk: { type: "string" },
+      window: { type: "string" },
+      "read-size": { type: "string" },
+      "cluster-window": { type: "string" },
+    },
   });
   const bytes = Number(values.mib ?? 256) * 2 ** 20;
   const chunk = Number(values.chunk ?? 65536);
   const runs = Math.max(1, Number(values.runs ?? 3));
   const window = Number(values.window ?? 8);
+  const readSize = Number(values["read-size"] ?? chunk);
   const extra = values["cluster-window"] ? ["--cluster-window", values["cluster-window"]] : [];
   const results = [];
   for (let run = 0; run < runs; run++) {
@@ -51,14 +59,14 @@ export async function main(argv = process.argv.slice(2)) {
     try {
       // Warm-up: the first pipe also waits for the two brokers to find each other.
       await transfer({ writerEndpoint: pair.a.endpoint, readerEndpoint: pair.b.endpoint, bytes: 2 ** 20, chunk, window });
-      results.push((await transfer({ writerEndpoint: pair.a.endpoint, readerEndpoint: pair.b.endpoint, bytes, chunk, window })).mbps);
+      results.push((await transfer({ writerEndpoint: pair.a.endpoint, readerEndpoint: pair.b.endpoint, bytes, chunk, window, readSize })).mbps);
     } finally {
       await pair.stop();
     }
   }
   const m = median(results);
   const fmt = (x) => x.toFixed(1);
-  console.log(`zpipes cluster bench: ${bytes / 2 ** 20} MiB in ${chunk / 1024} KiB chunks, writer on broker A, reader on broker B (ZRE gossip, loopback), ${runs} runs (median), window ${window}`);
+  console.log(`zpipes cluster bench: ${bytes / 2 ** 20} MiB in ${chunk / 1024} KiB chunks, writer on broker A, reader on broker B (ZRE gossip, loopback), ${runs} runs (median), window ${window}, READ size ${readSize / 1024} KiB`);
   console.log(`  two brokers         ${fmt(m)} MB/s   runs: ${results.map(fmt).join(", ")}`);
   console.log(`  ratio to C original (139.5 MB/s): ${(m / 139.5).toFixed(2)}x`);
   console.log(`  bar ≥ 400 MB/s: ${m >= 400 ? "met" : "NOT met"}`);
