@@ -8,6 +8,10 @@
  *
  *   pnpm build && node packages/zpipes/bench/zpipes-bench.mjs [--mib 256] [--runs 3]
  *
+ * Configurations: the client API with 64 KiB and 1 MiB READs (one WRITE per
+ * 64 KiB chunk), and the Node stream adapters (64 KiB chunks into a Writable,
+ * which coalesces under backpressure; a Readable of 64 KiB READs).
+ *
  * Anchors: the C original did 157–241 MB/s through one broker, 139.5 MB/s
  * through two (ZPIPES reference, same machine class). Bar: ≥ 600 MB/s.
  *
@@ -50,7 +54,7 @@ const now = () => performance.timeOrigin + performance.now();
 
 // ── child roles ─────────────────────────────────────────────────────────────
 
-async function writerRole({ endpoint, bytes, chunk, window }) {
+async function writerRole({ endpoint, bytes, chunk, window, streams }) {
   const { ZpipesClient } = await import(pathToFileURL(join(DIST, "index.js")).href);
   const pool = makePool(chunk);
   const client = await ZpipesClient.openWriter("bench", { endpoint });
@@ -58,6 +62,22 @@ async function writerRole({ endpoint, bytes, chunk, window }) {
   await once(process, "message");
   const t0 = now();
   const n = Math.ceil(bytes / chunk);
+  if (streams) {
+    // The user-facing path: 64 KiB chunks piped into the Writable adapter
+    // (which coalesces what piles up under backpressure).
+    const { createWriteStream } = await import(pathToFileURL(join(DIST, "index.js")).href);
+    const { Readable } = await import("node:stream");
+    const { pipeline } = await import("node:stream/promises");
+    function* chunks() {
+      for (let i = 0; i < n; i++) {
+        const len = Math.min(chunk, bytes - i * chunk);
+        yield len === chunk ? pool[i % POOL] : pool[i % POOL].subarray(0, len);
+      }
+    }
+    await pipeline(Readable.from(chunks(), { objectMode: false }), createWriteStream(client, { window }));
+    process.send({ t0, cpu: process.cpuUsage() });
+    return;
+  }
   let inflight = 0;
   let next = 0;
   let failed = null;
@@ -88,7 +108,7 @@ async function writerRole({ endpoint, bytes, chunk, window }) {
   process.send({ t0, cpu: process.cpuUsage() });
 }
 
-async function readerRole({ endpoint, bytes, chunk, window, readSize }) {
+async function readerRole({ endpoint, bytes, chunk, window, readSize, streams }) {
   const { ZpipesClient } = await import(pathToFileURL(join(DIST, "index.js")).href);
   const pool = makePool(chunk);
   const client = await ZpipesClient.openReader("bench", { endpoint });
@@ -109,6 +129,13 @@ async function readerRole({ endpoint, bytes, chunk, window, readSize }) {
       got += k;
     }
   };
+  if (streams) {
+    const { createReadStream } = await import(pathToFileURL(join(DIST, "index.js")).href);
+    for await (const buf of createReadStream(client, { chunkSize: readSize ?? chunk })) check(buf);
+    const t1 = now();
+    process.send({ t1, got, mismatch, cpu: process.cpuUsage() });
+    return;
+  }
   await new Promise((resolve, reject) => {
     const pump = () => {
       while (!ended && inflight < window) {
@@ -169,10 +196,17 @@ function child(role, args) {
  * process on `writerEndpoint` to a reader process on `readerEndpoint` (the
  * same broker, or two clustered ones). Returns seconds and MB/s.
  */
-export async function transfer({ writerEndpoint, readerEndpoint, bytes = 256 * 2 ** 20, chunk = 64 * 1024, window = 8, readSize = chunk }) {
-  const reader = child("reader", { endpoint: readerEndpoint, bytes, chunk, window: readSize > chunk ? Math.max(2, Math.ceil((window * chunk) / readSize)) : window, readSize });
+export async function transfer({ writerEndpoint, readerEndpoint, bytes = 256 * 2 ** 20, chunk = 64 * 1024, window = 8, readSize = chunk, streams = false }) {
+  const reader = child("reader", {
+    endpoint: readerEndpoint,
+    bytes,
+    chunk,
+    window: readSize > chunk ? Math.max(2, Math.ceil((window * chunk) / readSize)) : window,
+    readSize,
+    streams,
+  });
   await reader.next("reader ready");
-  const writer = child("writer", { endpoint: writerEndpoint, bytes, chunk, window });
+  const writer = child("writer", { endpoint: writerEndpoint, bytes, chunk, window, streams });
   await writer.next("writer ready");
   writer.cp.send("go");
   const [w, r] = await Promise.all([writer.next("writer result"), reader.next("reader result")]);
@@ -232,6 +266,7 @@ export async function main(argv = process.argv.slice(2)) {
       window: { type: "string" },
       "read-sizes": { type: "string" },
       "slow-path": { type: "boolean" },
+      "no-streams": { type: "boolean" },
     },
   });
   const bytes = Number(values.mib ?? 256) * 2 ** 20;
@@ -240,6 +275,7 @@ export async function main(argv = process.argv.slice(2)) {
   const window = Number(values.window ?? 8);
   // READ sizes to measure: the WRITE size (the strict case), and 1 MiB (a bulk reader).
   const readSizes = (values["read-sizes"] ?? `${chunk},${1024 * 1024}`).split(",").map(Number);
+  const kib = (n) => (n >= 2 ** 20 ? `${n / 2 ** 20} MiB` : `${n / 1024} KiB`);
 
   const dir = mkdtempSync(join(existsShm() ? "/dev/shm" : tmpdir(), "zpipes-bench-"));
   const file = join(dir, "payload.bin");
@@ -248,15 +284,21 @@ export async function main(argv = process.argv.slice(2)) {
   for (let i = 0; i * chunk < bytes; i++) writeSync(fd, pool[i % POOL], 0, Math.min(chunk, bytes - i * chunk));
   closeSync(fd);
 
-  const results = new Map(readSizes.map((r) => [r, []]));
+  // Configurations: the client API with each READ size, then the Node stream
+  // adapters (64 KiB chunks into a Writable, a Readable with 64 KiB READs).
+  const configs = [
+    ...readSizes.map((readSize) => ({ label: `client API, ${kib(readSize)} READs`, readSize, streams: false })),
+    ...(values["no-streams"] ? [] : [{ label: `streams, ${kib(chunk)} READs`, readSize: chunk, streams: true }]),
+  ];
+  const results = new Map(configs.map((c) => [c.label, []]));
   const pipe = [];
   try {
     // Interleaved, so background load on a shared machine hits every configuration alike.
     for (let run = 0; run < runs; run++) {
-      for (const readSize of readSizes) {
-        const broker = await startBroker(`bench-${process.pid}-${run}-${readSize}`, values["slow-path"] ? ["--slow-path"] : []);
+      for (const [k, { label, readSize, streams }] of configs.entries()) {
+        const broker = await startBroker(`bench-${process.pid}-${run}-${k}`, values["slow-path"] ? ["--slow-path"] : []);
         try {
-          results.get(readSize).push((await transfer({ writerEndpoint: broker.endpoint, readerEndpoint: broker.endpoint, bytes, chunk, window, readSize })).mbps);
+          results.get(label).push((await transfer({ writerEndpoint: broker.endpoint, readerEndpoint: broker.endpoint, bytes, chunk, window, readSize, streams })).mbps);
         } finally {
           await broker.stop();
         }
@@ -268,16 +310,15 @@ export async function main(argv = process.argv.slice(2)) {
   }
   const ceiling = median(pipe);
   const fmt = (x) => x.toFixed(1);
-  const kib = (n) => (n >= 2 ** 20 ? `${n / 2 ** 20} MiB` : `${n / 1024} KiB`);
-  console.log(`zpipes bench: ${bytes / 2 ** 20} MiB in ${kib(chunk)} WRITEs, writer and reader in separate processes, broker in its own, median of ${runs} runs, ${window} calls in flight`);
+  console.log(`zpipes bench: ${bytes / 2 ** 20} MiB written as ${kib(chunk)} chunks (client API: one WRITE each; streams: coalesced under backpressure), writer and reader in separate processes, broker in its own, median of ${runs} runs, ${window} calls in flight`);
   const out = { unixPipe: ceiling, oneBroker: {}, runs: { unixPipe: pipe } };
-  for (const [readSize, xs] of results) {
+  for (const [label, xs] of results) {
     const m = median(xs);
-    out.oneBroker[readSize] = m;
-    out.runs[readSize] = xs;
-    console.log(`  one broker, ${kib(readSize).padEnd(7)} READs   ${fmt(m).padStart(7)} MB/s   (runs ${xs.map(fmt).join(", ")})   ${fmt(m / ceiling * 100)} % of cat|cat, ${(m / 241).toFixed(2)}–${(m / 157).toFixed(2)}x the C original`);
+    out.oneBroker[label] = m;
+    out.runs[label] = xs;
+    console.log(`  one broker, ${label.padEnd(26)} ${fmt(m).padStart(7)} MB/s   (runs ${xs.map(fmt).join(", ")})   ${fmt((m / ceiling) * 100)} % of cat|cat, ${(m / 241).toFixed(2)}–${(m / 157).toFixed(2)}x the C original`);
   }
-  console.log(`  unix pipe (cat | cat)        ${fmt(ceiling).padStart(7)} MB/s   (runs ${pipe.map(fmt).join(", ")})`);
+  console.log(`  unix pipe (cat | cat)                   ${fmt(ceiling).padStart(7)} MB/s   (runs ${pipe.map(fmt).join(", ")})`);
   console.log(`  anchors: C original 157–241 MB/s through one broker; bar >= 600 MB/s`);
   return out;
 }
