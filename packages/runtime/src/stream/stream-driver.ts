@@ -14,12 +14,28 @@ import { sessionMachine } from "./session-machine.js";
  * bridging come from {@link createStreamDriver}.
  */
 export interface StreamTransport {
+  /**
+   * `refused` (optional to call) reports a peer the transport itself turned
+   * away before any ZMTP byte (a TLS handshake that failed or timed out): it
+   * becomes a `handshake-failed` event, as a ZMTP handshake failure does.
+   */
   listen(
     endpoint: Endpoint,
     options: LinkOptions,
     onConnection: (duplex: Duplex, peer: string) => void,
+    refused?: (peer: string, error: VtxError) => void,
   ): Promise<{ endpoint: string; close(): void }>;
-  dial(endpoint: Endpoint, options: LinkOptions, signal: AbortSignal): Promise<{ duplex: Duplex; peer: string }>;
+  /**
+   * A rejection is retried with backoff. Call `refused` as well when the
+   * failure is the transport's own handshake (a bad certificate) rather
+   * than an unreachable address, so the application hears of it.
+   */
+  dial(
+    endpoint: Endpoint,
+    options: LinkOptions,
+    signal: AbortSignal,
+    refused?: (peer: string, error: VtxError) => void,
+  ): Promise<{ duplex: Duplex; peer: string }>;
 }
 
 interface Listening {
@@ -104,7 +120,12 @@ export function createStreamDriver(ctx: DriverContext, transport: StreamTranspor
       if (listening.has(req.id)) throw new VtxError("VTX_ENDPOINT_IN_USE", `${req.endpoint.raw} is already bound`);
       checkLinkMechanism(req.options);
       const l: Listening = { req, close: () => undefined, links: new Set(), bridges: new Map() };
-      const server = await transport.listen(req.endpoint, req.options, (duplex, peer) => accept(l, duplex, peer));
+      const server = await transport.listen(
+        req.endpoint,
+        req.options,
+        (duplex, peer) => accept(l, duplex, peer),
+        (peer, error) => ctx.emit({ type: "handshake-failed", id: req.id, peer: peerName(req, peer), error: toWireError(error) }),
+      );
       const untrack = ctx.track({ close: () => server.close() });
       l.close = () => {
         untrack();
@@ -133,7 +154,9 @@ export function createStreamDriver(ctx: DriverContext, transport: StreamTranspor
               d.link = null;
             },
             dial: async (signal) => {
-              const { duplex, peer } = await transport.dial(req.endpoint, req.options, signal);
+              const { duplex, peer } = await transport.dial(req.endpoint, req.options, signal, (p, error) =>
+                ctx.emit({ type: "handshake-failed", id: req.id, peer: peerName(req, p), error: toWireError(error) }),
+              );
               if (signal.aborted) {
                 duplex.destroy();
                 throw new VtxError("VTX_ABORTED", "dial aborted");
