@@ -230,6 +230,29 @@ describe("ZRE node", () => {
     }
   });
 
+  it("garbage on the ROUTER and on the beacon port is dropped; the node keeps working", async () => {
+    const a = await startNode({ name: "a", beacon: loopbackBeacon });
+    const junk = new zmq.Dealer({ linger: 0 });
+    junk.connect(a.node.endpoint);
+    const udp = (await import("node:dgram")).createSocket("udp4");
+    try {
+      const rnd = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => Math.floor(Math.random() * 256)));
+      for (let i = 0; i < 200; i++) {
+        await junk.send(i % 3 === 0 ? [rnd(i % 40)] : [Buffer.from("aaa1", "hex"), rnd(i % 7)]);
+        await new Promise<void>((r) => udp.send(i % 2 ? rnd(22) : Buffer.concat([Buffer.from("ZRE\x02"), rnd(18)]), beaconPort, "127.255.255.255", () => r()));
+      }
+      // A well-behaved node still finds it and talks to it.
+      const b = await startNode({ name: "b", beacon: loopbackBeacon });
+      await a.rec.waitFor("a ENTER b", is("ENTER", b.node.id));
+      await b.node.whisper(a.node.id, ["still here"]);
+      await a.rec.waitFor("whisper", is("WHISPER", b.node.id));
+      expect(a.node.peerList().map((p) => p.peer)).toEqual([b.node.id]);
+    } finally {
+      junk.close();
+      udp.close();
+    }
+  });
+
   it("events() iterates until the node stops", async () => {
     const a = await startNode({ beacon: loopbackBeacon });
     const it = a.node.events();
