@@ -81,7 +81,10 @@ describe("ZPIPES cluster across processes", () => {
     expect(r.bytes as number).toBeGreaterThanOrEqual(32 * MiB);
     expect(w.done).toBeUndefined();
     expect(w.error).toBeDefined();
-    expect(r.bytes as number).toBeLessThanOrEqual(w.acked as number);
+    // The reader cannot have more than was written: at most what was
+    // acknowledged plus the writer's 8 calls in flight (a chunk may reach B
+    // while its WRITE_OK dies with A).
+    expect(r.bytes as number).toBeLessThanOrEqual((w.acked as number) + 8 * 64 * 1024);
   }, 120_000);
 
   it("killing the reader's broker mid-transfer: the writer's next call fails, the reader kept a clean prefix", async () => {
