@@ -14,6 +14,8 @@ export interface Tinyproxy {
   port: number;
   /** `http://user:pass@127.0.0.1:port` (or without credentials when none are configured). */
   url(user?: string, pass?: string): string;
+  /** Everything tinyproxy logged so far (it logs each CONNECT request). */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function startTinyproxy(opts: { user?: string; pass?: string; conne
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   return {
     port,
+    log: () => log,
     url: (user, pass) =>
       user === undefined ? `http://127.0.0.1:${port}` : `http://${encodeURIComponent(user)}:${encodeURIComponent(pass ?? "")}@127.0.0.1:${port}`,
     async stop() {
