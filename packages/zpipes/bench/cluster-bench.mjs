@@ -11,6 +11,7 @@
  * Anchor: the C original did 139.5 MB/s through two brokers over Zyre on this
  * machine class. Bar: ≥ 400 MB/s.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { startBroker, transfer } from "./zpipes-bench.mjs";
@@ -19,6 +20,23 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+
+/** CPU ms (user, system) of the processes whose command line contains `tag` (Linux /proc). */
+function cpuOf(tag) {
+  const out = [];
+  if (process.platform !== "linux") return out;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (!readFileSync(`/proc/${d}/cmdline`, "utf8").includes(tag)) continue;
+      const f = readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1].split(" ");
+      out.push({ pid: d, user: Number(f[11]) * 10, sys: Number(f[12]) * 10 });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
 
 /** Two clustered brokers (A fixed ZRE port, B dials it). */
 export async function startClusterPair(tag, extra = []) {
@@ -54,12 +72,20 @@ export async function main(argv = process.argv.slice(2)) {
   const readSize = Number(values["read-size"] ?? chunk);
   const extra = values["cluster-window"] ? ["--cluster-window", values["cluster-window"]] : [];
   const results = [];
+  const cpu = [];
   for (let run = 0; run < runs; run++) {
-    const pair = await startClusterPair(`cbench-${process.pid}-${run}`, extra);
+    const tag = `cbench-${process.pid}-${run}`;
+    const pair = await startClusterPair(tag, extra);
     try {
       // Warm-up: the first pipe also waits for the two brokers to find each other.
       await transfer({ writerEndpoint: pair.a.endpoint, readerEndpoint: pair.b.endpoint, bytes: 2 ** 20, chunk, window });
+      const before = cpuOf(tag);
       results.push((await transfer({ writerEndpoint: pair.a.endpoint, readerEndpoint: pair.b.endpoint, bytes, chunk, window, readSize })).mbps);
+      const after = cpuOf(tag);
+      cpu.push(after.map((a) => {
+        const b = before.find((x) => x.pid === a.pid) ?? { user: 0, sys: 0 };
+        return `${a.user - b.user}+${a.sys - b.sys}`;
+      }).join(" / "));
     } finally {
       await pair.stop();
     }
@@ -69,6 +95,7 @@ export async function main(argv = process.argv.slice(2)) {
   console.log(`zpipes cluster bench: ${bytes / 2 ** 20} MiB in ${chunk / 1024} KiB chunks, writer on broker A, reader on broker B (ZRE gossip, loopback), ${runs} runs (median), window ${window}, READ size ${readSize / 1024} KiB`);
   console.log(`  two brokers         ${fmt(m)} MB/s   runs: ${results.map(fmt).join(", ")}`);
   console.log(`  ratio to C original (139.5 MB/s): ${(m / 139.5).toFixed(2)}x`);
+  console.log(`  broker CPU ms per transfer (user+sys, A / B): ${cpu.join(", ")}`);
   console.log(`  bar ≥ 400 MB/s: ${m >= 400 ? "met" : "NOT met"}`);
   return { twoBrokers: m, runs: results };
 }
