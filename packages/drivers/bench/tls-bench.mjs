@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+/**
+ * tls:// and CURVE, two processes, anchors measured in the same run (issue 3):
+ *   tls PUSH→PULL 64 KiB vs raw node:tls streaming the same bytes (bar: ≥ 0.6× MB/s)
+ *   CURVE vs NULL over ztcp, PUSH→PULL 64 B and 64 KiB            (ratio reported, no bar)
+ * Both ends of every vtx case are vtx sockets (a driver worker on each
+ * side). The raw anchor is a node:tls client writing 64 KiB buffers (with
+ * backpressure) to a node:tls server that only counts bytes, with the same
+ * certificate (EC P-256, made with openssl for the run). Runs are
+ * interleaved (anchor, case, anchor, ...) and medians reported, since the
+ * machine is shared and noisy.
+ *
+ *   pnpm build && node packages/drivers/bench/tls-bench.mjs [--runs 5] [--quick] [--only tls|curve]
+ */
+import { execFileSync, fork } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as nodeTls from "node:tls";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import * as zmq from "zeromq";
+import { Vtx } from "@vtx/runtime";
+import { tls, ztcp } from "@vtx/drivers";
+
+const HERE = fileURLToPath(import.meta.url);
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** A CA-signed certificate for 127.0.0.1, made for this run only. */
+function makePki() {
+  const dir = mkdtempSync(join(tmpdir(), "vtx-bench-pki-"));
+  const run = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  try {
+    run("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=bench CA");
+    run("req", "-new", ...ec, "-keyout", "s.key", "-out", "s.csr", "-subj", "/CN=127.0.0.1");
+    execFileSync("sh", ["-c", "printf 'subjectAltName=IP:127.0.0.1\\n' > s.ext"], { cwd: dir });
+    run("x509", "-req", "-in", "s.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1", "-extfile", "s.ext", "-out", "s.pem");
+    const read = (f) => readFileSync(join(dir, f), "utf8");
+    return { ca: read("ca.pem"), key: read("s.key"), cert: read("s.pem") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Opens a vtx socket on `transport`: "tls", "ztcp" (NULL) or "curve"
+ * (ztcp with CURVE; the PULL side is the server).
+ */
+async function open(transport, type, ctx) {
+  const vtx = new Vtx({ link: { heartbeatInterval: 0 } });
+  let scheme = "ztcp";
+  let options;
+  if (transport === "tls") {
+    scheme = "tls";
+    vtx.register("tls", tls({ key: ctx.pki.key, cert: ctx.pki.cert, ca: ctx.pki.ca }));
+  } else {
+    vtx.register("ztcp", ztcp());
+    if (transport === "curve") {
+      options = type === "PULL" ? { curveServer: true, curveSecretKey: ctx.curve.secretKey } : { curveServerKey: ctx.curve.publicKey };
+    }
+  }
+  const s = vtx.socket(type, options);
+  return {
+    s,
+    bind: () => vtx.bind(s, `${scheme}://127.0.0.1:0`),
+    connect: async (ep) => {
+      const up = vtx.waitFor((e) => e.type === "connected", 10_000);
+      await vtx.connect(s, ep);
+      await up;
+    },
+    close: () => vtx.destroy(),
+  };
+}
+
+// ---- child: the receiving side ----------------------------------------------
+
+async function child() {
+  const { transport, count, size, ctx } = JSON.parse(process.argv[3]);
+  const total = count * size;
+  if (transport === "raw-tls") {
+    // Counts bytes; timing from the first byte, like the PULL side below.
+    const server = nodeTls.createServer({ key: ctx.pki.key, cert: ctx.pki.cert }, (sock) => {
+      let bytes = 0;
+      let first = 0;
+      sock.on("data", (chunk) => {
+        if (bytes === 0) first = performance.now();
+        bytes += chunk.length;
+        if (bytes >= total) {
+          const ms = performance.now() - first;
+          process.send({ done: { ms, count: count - 1, bytes: total - (bytes === total ? 0 : 0) } });
+          sock.end();
+          server.close();
+        }
+      });
+    });
+    server.listen(0, "127.0.0.1", () => process.send({ ready: String(server.address().port) }));
+    await new Promise((r) => server.once("close", r));
+    process.exit(0);
+  }
+  const side = await open(transport, "PULL", ctx);
+  const ep = await side.bind();
+  process.send({ ready: ep });
+  let first = 0;
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const [m] = await side.s.receive();
+    if (i === 0) first = performance.now();
+    bytes += m.length;
+  }
+  const ms = performance.now() - first;
+  if (bytes !== total) throw new Error(`received ${bytes} bytes, expected ${total}`);
+  process.send({ done: { ms, count: count - 1, bytes } });
+  await side.close();
+  process.exit(0);
+}
+
+function spawnPeer(spec) {
+  const p = fork(HERE, ["child", JSON.stringify(spec)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const next = () =>
+    new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`bench peer silent for 120 s (${spec.transport})`)), 120_000);
+      p.once("message", (m) => {
+        clearTimeout(t);
+        resolve(m);
+      });
+      p.once("exit", (code) => code !== 0 && reject(new Error(`bench peer exited with ${code}`)));
+    });
+  return { p, next };
+}
+
+async function rawTls(size, count, ctx) {
+  const peer = spawnPeer({ transport: "raw-tls", count, size, ctx });
+  const { ready } = await peer.next();
+  const sock = nodeTls.connect({ host: "127.0.0.1", port: Number(ready), ca: ctx.pki.ca });
+  await new Promise((resolve, reject) => sock.once("secureConnect", resolve).once("error", reject));
+  sock.setNoDelay(true);
+  const body = Buffer.alloc(size, 7);
+  const done = peer.next();
+  for (let i = 0; i < count; i++) {
+    if (!sock.write(body)) await new Promise((r) => sock.once("drain", r));
+  }
+  const { done: r } = await done;
+  sock.destroy();
+  return { msgsPerSec: (r.count / r.ms) * 1000, mbPerSec: r.bytes / r.ms / 1000 };
+}
+
+async function throughput(transport, size, count, ctx) {
+  if (transport === "raw-tls") return rawTls(size, count, ctx);
+  const peer = spawnPeer({ transport, count, size, ctx });
+  const { ready } = await peer.next();
+  const side = await open(transport, "PUSH", ctx);
+  await side.connect(ready);
+  const body = Buffer.alloc(size, 7);
+  const done = peer.next();
+  for (let i = 0; i < count; i++) await side.s.send(body);
+  const { done: r } = await done;
+  await side.close();
+  return { msgsPerSec: (r.count / r.ms) * 1000, mbPerSec: r.bytes / r.ms / 1000 };
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: { runs: { type: "string", default: "5" }, quick: { type: "boolean", default: false }, only: { type: "string", default: "" } },
+  });
+  const runs = Number(values.runs);
+  const q = values.quick ? 10 : 1;
+  const ctx = { pki: makePki(), curve: zmq.curveKeyPair() };
+  const cases = [
+    { name: "tls PUSH→PULL 64 KiB", anchor: "raw-tls", anchorName: "node:tls", subject: "tls", size: 65536, count: 20_000 / q, metric: "mbPerSec", unit: "MB/s", bar: 0.6 },
+    { name: "CURVE vs NULL 64 B", anchor: "ztcp", anchorName: "NULL", subject: "curve", size: 64, count: 200_000 / q, metric: "msgsPerSec", unit: "msg/s" },
+    { name: "CURVE vs NULL 64 KiB", anchor: "ztcp", anchorName: "NULL", subject: "curve", size: 65536, count: 10_000 / q, metric: "mbPerSec", unit: "MB/s" },
+  ];
+  console.log(`tls:// and CURVE — two processes, ${runs} interleaved runs each, medians`);
+  const fmt = (x) => (x >= 1000 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1));
+  const results = [];
+  for (const c of cases) {
+    if (values.only !== "" && !c.name.toLowerCase().includes(values.only.toLowerCase())) continue;
+    const anchor = [];
+    const subject = [];
+    for (let r = 0; r < runs; r++) {
+      anchor.push((await throughput(c.anchor, c.size, c.count, ctx))[c.metric]);
+      subject.push((await throughput(c.subject, c.size, c.count, ctx))[c.metric]);
+    }
+    const a = median(anchor);
+    const s = median(subject);
+    const ratio = s / a;
+    const verdict = c.bar === undefined ? "(reported)" : `(bar ≥ ${c.bar}×) ${ratio >= c.bar ? "MET" : "NOT MET"}`;
+    console.log(
+      `${c.name.padEnd(22)} ${c.anchorName.padEnd(8)} ${fmt(a).padStart(10)} ${c.unit}   ${c.subject.padEnd(5)} ${fmt(s).padStart(10)} ${c.unit}   ratio ${ratio.toFixed(2)}× ${verdict}`,
+    );
+    console.log(`${"".padEnd(22)} runs ${c.anchorName} [${anchor.map(fmt).join(", ")}] ${c.subject} [${subject.map(fmt).join(", ")}]`);
+    results.push({ case: c.name, anchor: a, subject: s, ratio, bar: c.bar, met: c.bar === undefined ? undefined : ratio >= c.bar });
+  }
+  return results;
+}
+
+if (process.argv[2] === "child") {
+  await child();
+} else {
+  await main();
+  process.exit(0);
+}
