@@ -34,7 +34,8 @@
  * | `ZMTP_UNEXPECTED_COMMAND`       | a command the handshake state does not allow (e.g. SUBSCRIBE before READY) |
  * | `ZMTP_UNEXPECTED_MESSAGE`       | a message frame before the handshake completed                      |
  * | `ZMTP_PEER_ERROR`               | the peer sent ERROR (`detail.reason`)                                |
- * | `ZMTP_TRUNCATED`                | `end()` (transport EOF) before the handshake completed or inside a frame/message |
+ * | `ZMTP_TRUNCATED`                | `end()` (transport EOF) before the handshake completed or inside a frame/message (unless the mechanism explains it, see `Mechanism.explainEnd`) |
+ * | `ZMTP_CURVE_*`                  | CURVE failures: see curve-mechanism.ts and docs/protocols/curve.md   |
  *
  * Thrown synchronously (programming errors, the engine stays usable):
  * `ZMTP_NOT_READY` (send* before `ready` or after close/failure) and
