@@ -159,7 +159,7 @@ describe("ZRE node", () => {
   it("a node in another process is discovered, joins ZPIPES, whispers and shouts both ways, and expires when killed", async () => {
     const a = await startNode({ name: "parent", beacon: loopbackBeacon });
     const child = spawnPeer({ name: "child", beacon: loopbackBeacon, ...fast, groups: ["ZPIPES"] });
-    const ready = (await child.next((j) => "ready" in j, "child ready")) as { ready: string; id: string };
+    const ready = (await child.next((j) => "ready" in j, "child ready", 30_000)) as { ready: string; id: string };
     await a.rec.waitFor("ENTER child", is("ENTER", ready.id));
     await a.rec.waitFor("child JOIN", is("JOIN", ready.id, (e) => e.group === "ZPIPES"));
     await child.next((j) => j.type === "ENTER" && j.peer === a.node.id, "child sees parent");

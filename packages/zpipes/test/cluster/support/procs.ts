@@ -39,7 +39,7 @@ export class Proc {
   }
 
   /** First line matching `pred`; fails clearly after `ms` or if the process exits first. */
-  async waitFor(what: string, pred: (l: Line) => boolean, ms = 10_000): Promise<Line> {
+  async waitFor(what: string, pred: (l: Line) => boolean, ms = 30_000): Promise<Line> {
     const deadline = Date.now() + ms;
     for (;;) {
       const hit = this.lines.find(pred);
@@ -86,6 +86,6 @@ export async function startBroker(name: string, gossip: string[], extra: string[
     ...extra,
   ];
   const proc = new Proc(`broker ${name}`, ZBROKER, args);
-  const ready = await proc.waitFor("cluster-ready", (l) => l.event === "cluster-ready");
+  const ready = await proc.waitFor("cluster-ready", (l) => l.event === "cluster-ready", 30_000);
   return { proc, name, endpoint: `ipc://@/zpipes/${name}`, zre: ready.zre as string };
 }
