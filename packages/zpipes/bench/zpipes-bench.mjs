@@ -20,7 +20,7 @@
  */
 import { fork, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, openSync, writeSync, closeSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, openSync, writeSync, closeSync, existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -61,6 +61,7 @@ async function writerRole({ endpoint, bytes, chunk, window, streams }) {
   process.send({ ready: true });
   await once(process, "message");
   const t0 = now();
+  const cpu0 = process.cpuUsage();
   const n = Math.ceil(bytes / chunk);
   if (streams) {
     // The user-facing path: 64 KiB chunks piped into the Writable adapter
@@ -75,7 +76,7 @@ async function writerRole({ endpoint, bytes, chunk, window, streams }) {
       }
     }
     await pipeline(Readable.from(chunks(), { objectMode: false }), createWriteStream(client, { window }));
-    process.send({ t0, cpu: process.cpuUsage() });
+    process.send({ t0, cpu: process.cpuUsage(cpu0) });
     return;
   }
   let inflight = 0;
@@ -105,7 +106,7 @@ async function writerRole({ endpoint, bytes, chunk, window, streams }) {
   });
   if (failed) throw failed;
   await client.close();
-  process.send({ t0, cpu: process.cpuUsage() });
+  process.send({ t0, cpu: process.cpuUsage(cpu0) });
 }
 
 async function readerRole({ endpoint, bytes, chunk, window, readSize, streams }) {
@@ -113,6 +114,7 @@ async function readerRole({ endpoint, bytes, chunk, window, readSize, streams })
   const pool = makePool(chunk);
   const client = await ZpipesClient.openReader("bench", { endpoint });
   process.send({ ready: true });
+  const cpu0 = process.cpuUsage();
   let got = 0;
   let mismatch = -1;
   let ended = false;
@@ -133,7 +135,7 @@ async function readerRole({ endpoint, bytes, chunk, window, readSize, streams })
     const { createReadStream } = await import(pathToFileURL(join(DIST, "index.js")).href);
     for await (const buf of createReadStream(client, { chunkSize: readSize ?? chunk })) check(buf);
     const t1 = now();
-    process.send({ t1, got, mismatch, cpu: process.cpuUsage() });
+    process.send({ t1, got, mismatch, cpu: process.cpuUsage(cpu0) });
     return;
   }
   await new Promise((resolve, reject) => {
@@ -157,7 +159,7 @@ async function readerRole({ endpoint, bytes, chunk, window, readSize, streams })
   });
   const t1 = now();
   await client.close();
-  process.send({ t1, got, mismatch, cpu: process.cpuUsage() });
+  process.send({ t1, got, mismatch, cpu: process.cpuUsage(cpu0) });
 }
 
 // ── parent ──────────────────────────────────────────────────────────────────
@@ -196,7 +198,16 @@ function child(role, args) {
  * process on `writerEndpoint` to a reader process on `readerEndpoint` (the
  * same broker, or two clustered ones). Returns seconds and MB/s.
  */
-export async function transfer({ writerEndpoint, readerEndpoint, bytes = 256 * 2 ** 20, chunk = 64 * 1024, window = 8, readSize = chunk, streams = false }) {
+export async function transfer({
+  writerEndpoint,
+  readerEndpoint,
+  bytes = 256 * 2 ** 20,
+  chunk = 64 * 1024,
+  window = 8,
+  readSize = chunk,
+  streams = false,
+  brokerPids = [],
+}) {
   const reader = child("reader", {
     endpoint: readerEndpoint,
     bytes,
@@ -208,14 +219,30 @@ export async function transfer({ writerEndpoint, readerEndpoint, bytes = 256 * 2
   await reader.next("reader ready");
   const writer = child("writer", { endpoint: writerEndpoint, bytes, chunk, window, streams });
   await writer.next("writer ready");
+  const brokerCpu0 = brokerPids.map(cpuOfPid);
   writer.cp.send("go");
   const [w, r] = await Promise.all([writer.next("writer result"), reader.next("reader result")]);
   await Promise.all([writer.exited, reader.exited]);
   if (r.got !== bytes) throw new Error(`reader got ${r.got} bytes, expected ${bytes}`);
   if (r.mismatch >= 0) throw new Error(`data mismatch at byte ${r.mismatch}`);
   const seconds = (r.t1 - w.t0) / 1000;
+  const ms = (u) => (u.user + u.system) / 1000;
+  // CPU spent on the transfer by each process (user + system, all threads):
+  // a measure of cost that background load on a shared machine barely moves.
+  const cpuMs = { writer: ms(w.cpu), reader: ms(r.cpu), brokers: brokerPids.map((pid, i) => cpuOfPid(pid) - brokerCpu0[i]) };
   if (process.env.ZPIPES_BENCH_CPU) console.error(`cpu ms: writer ${JSON.stringify(w.cpu)} reader ${JSON.stringify(r.cpu)} wall ${seconds}`);
-  return { seconds, mbps: bytes / 1e6 / seconds };
+  return { seconds, mbps: bytes / 1e6 / seconds, cpuMs };
+}
+
+/** CPU ms (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuOfPid(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second here).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Start the built zbroker as its own process; resolves once it is listening. */
@@ -231,6 +258,7 @@ export async function startBroker(name, extraArgs = []) {
   await probe.close();
   return {
     endpoint: `ipc://@/zpipes/${name}`,
+    pid: cp.pid,
     async stop() {
       cp.kill("SIGTERM");
       const killer = setTimeout(() => cp.kill("SIGKILL"), 10_000);
@@ -291,6 +319,7 @@ export async function main(argv = process.argv.slice(2)) {
     ...(values["no-streams"] ? [] : [{ label: `streams, ${kib(chunk)} READs`, readSize: chunk, streams: true }]),
   ];
   const results = new Map(configs.map((c) => [c.label, []]));
+  const cpu = new Map(configs.map((c) => [c.label, []]));
   const pipe = [];
   try {
     // Interleaved, so background load on a shared machine hits every configuration alike.
@@ -298,7 +327,9 @@ export async function main(argv = process.argv.slice(2)) {
       for (const [k, { label, readSize, streams }] of configs.entries()) {
         const broker = await startBroker(`bench-${process.pid}-${run}-${k}`, values["slow-path"] ? ["--slow-path"] : []);
         try {
-          results.get(label).push((await transfer({ writerEndpoint: broker.endpoint, readerEndpoint: broker.endpoint, bytes, chunk, window, readSize, streams })).mbps);
+          const t = await transfer({ writerEndpoint: broker.endpoint, readerEndpoint: broker.endpoint, bytes, chunk, window, readSize, streams, brokerPids: [broker.pid] });
+          results.get(label).push(t.mbps);
+          cpu.get(label).push(t.cpuMs);
         } finally {
           await broker.stop();
         }
@@ -319,6 +350,11 @@ export async function main(argv = process.argv.slice(2)) {
     console.log(`  one broker, ${label.padEnd(26)} ${fmt(m).padStart(7)} MB/s   (runs ${xs.map(fmt).join(", ")})   ${fmt((m / ceiling) * 100)} % of cat|cat, ${(m / 241).toFixed(2)}–${(m / 157).toFixed(2)}x the C original`);
   }
   console.log(`  unix pipe (cat | cat)                   ${fmt(ceiling).padStart(7)} MB/s   (runs ${pipe.map(fmt).join(", ")})`);
+  console.log(`  CPU per transfer (median ms, user+system, all threads): writer / reader / broker`);
+  for (const [label, xs] of cpu) {
+    const med = (f) => median(xs.map(f)).toFixed(0);
+    console.log(`    ${label.padEnd(26)} ${med((c) => c.writer)} / ${med((c) => c.reader)} / ${med((c) => c.brokers[0])}`);
+  }
   console.log(`  anchors: C original 157–241 MB/s through one broker; bar >= 600 MB/s`);
   return out;
 }
