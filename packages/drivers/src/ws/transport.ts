@@ -7,6 +7,7 @@ import type { Endpoint, LinkOptions, StreamTransport } from "@vtx/runtime";
 import { formatEndpoint, isWildcardHost, VtxError } from "@vtx/runtime";
 import { WebSocket, WebSocketServer } from "ws";
 import { connectViaProxy } from "../proxy/http-connect.js";
+import { tlsError } from "../tls/tls-errors.js";
 import { ZWS_ERR } from "./codes.js";
 import { localMechanism, maxPayload, resolveOptions, tlsMaterial, type WsDriverOptions } from "./options.js";
 import { isOffered, offeredSubprotocols, parseSubprotocolHeader, selectSubprotocol, type ZwsSubprotocol } from "./subprotocol.js";
@@ -24,7 +25,7 @@ const MAX_REFUSAL_BODY = 512;
  */
 export function wsTransport(kind: WsKind, base: WsDriverOptions | undefined): StreamTransport {
   return {
-    listen: (endpoint, options, onConnection) => listen(kind, base, endpoint, options, onConnection),
+    listen: (endpoint, options, onConnection, refused) => listen(kind, base, endpoint, options, onConnection, refused),
     dial: async (endpoint, options, signal, refused?: (peer: string, error: VtxError) => void) => {
       try {
         return await dial(kind, base, endpoint, options, signal);
@@ -63,6 +64,7 @@ function listen(
   endpoint: Endpoint,
   options: LinkOptions,
   onConnection: (duplex: Duplex, peer: string) => void,
+  refused: ((peer: string, error: VtxError) => void) | undefined,
 ): Promise<{ endpoint: string; close(): void }> {
   const o = resolveOptions(base, options.driver);
   const { mechanism, plainServer } = localMechanism(options);
@@ -91,6 +93,12 @@ function listen(
     };
     socket.once("close", beforeOpen);
     onConnection(stream, `${socket.remoteAddress}:${socket.remotePort}`);
+  });
+
+  // wss: a client whose TLS handshake fails (or never ends) never reaches
+  // "secureConnection"; it is reported with the tls driver's VTX_TLS_* codes.
+  server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
+    refused?.(`${socket.remoteAddress}:${socket.remotePort}`, tlsError(err, "wss client"));
   });
 
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -212,6 +220,9 @@ async function dial(
     raw = tunnel ?? net.connect({ host: endpoint.host, port: endpoint.port });
   }
   raw.setNoDelay(true);
+  // Errors before the TLS handshake completes are TLS errors (certificate checks...).
+  let tlsUp = t === undefined;
+  if (!tlsUp) raw.once("secureConnect", () => (tlsUp = true));
 
   const where = authority(endpoint.host, endpoint.port);
   const path = endpoint.path === "" ? "/" : endpoint.path;
@@ -276,6 +287,11 @@ async function dial(
       res.on("error", finish);
     });
     ws.on("error", (err: Error & { code?: string }) => {
+      // Socket errnos (ECONNREFUSED...) stay as they are: an address nobody answers at.
+      if (!tlsUp && !/^E[A-Z]+$/.test(err.code ?? "")) {
+        fail(tlsError(err, `wss ${where}`));
+        return;
+      }
       const e = wsError(err);
       fail(
         err.code === undefined && /handshake has timed out/i.test(err.message)
