@@ -5,6 +5,7 @@
  */
 import { Vtx, type VtxOptions, type VtxEvent, type DriverSpec } from "@vtx/runtime";
 import { udp, ztcp } from "@vtx/drivers";
+import { WS_TRANSPORTS } from "./ws/transports.js";
 
 export interface TransportCase {
   /** Scheme registered with vtx. */
@@ -34,6 +35,7 @@ export const TRANSPORTS: Record<string, TransportCase> = {
     spec: () => udp({ reliable: true, heartbeatInterval: 250, heartbeatTimeout: 2000 }),
     bindEndpoint: () => "udp://127.0.0.1:0",
   },
+  ...WS_TRANSPORTS,
 };
 
 /** The transports a pattern suite runs over (VTX_TRANSPORTS=ztcp,udp narrows it). */
