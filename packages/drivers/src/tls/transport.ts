@@ -132,14 +132,24 @@ export function tlsTransport(specOptions: TlsOptions): StreamTransport {
       }
       return new Promise((resolve, reject) => {
         const servername = o.servername ?? (net.isIP(endpoint.host) === 0 ? endpoint.host : undefined);
-        const socket = tls.connect({
-          ...secureOptions(o),
-          socket: raw,
-          // host is what the certificate is checked against when no servername is given (IP SANs for IP endpoints).
-          host: endpoint.host,
-          ...(servername !== undefined ? { servername } : {}),
-          rejectUnauthorized: o.rejectUnauthorized !== false,
-        });
+        let socket: tls.TLSSocket;
+        try {
+          socket = tls.connect({
+            ...secureOptions(o),
+            socket: raw,
+            // host is what the certificate is checked against when no servername is given (IP SANs for IP endpoints).
+            host: endpoint.host,
+            ...(servername !== undefined ? { servername } : {}),
+            rejectUnauthorized: o.rejectUnauthorized !== false,
+          });
+        } catch (err) {
+          // Unusable key/cert/ca PEM: a configuration error the application must hear about.
+          raw.destroy();
+          const e = new VtxError("VTX_TLS_OPTIONS", `cannot use the TLS options for ${endpoint.raw}: ${(err as Error).message}`, { cause: err });
+          refused?.(peer, e);
+          reject(e);
+          return;
+        }
         let done = false;
         const finish = (err: VtxError | undefined): void => {
           if (done) return;

@@ -90,9 +90,21 @@ describe("tls:// exchanges", () => {
     expect((await within(f, WAIT, "handshake-failed")).error?.code).toMatch(/^ZMTP_CURVE_(REJECTED|CRYPTO)$/);
   });
 
-  it("a bind without key and cert is refused with VTX_TLS_OPTIONS", async () => {
+  it("a bind without key and cert, or with a key that is not PEM, is refused with VTX_TLS_OPTIONS", async () => {
     const vtx = vtxWithTls({});
     await expect(vtx.bind(vtx.socket("REP"), "tls://127.0.0.1:0")).rejects.toMatchObject({ code: "VTX_TLS_OPTIONS" });
+    await expect(vtx.bind(vtx.socket("REP"), "tls://127.0.0.1:0", { driver: { key: "nope", cert: "nope" } })).rejects.toMatchObject({
+      code: "VTX_TLS_OPTIONS",
+    });
+  });
+
+  it("a connect with an unusable client key is reported as handshake-failed VTX_TLS_OPTIONS", async () => {
+    const p = testPki();
+    const s = await server({ key: p.server.key, cert: p.server.cert });
+    const c = vtxWithTls({ ca: p.ca.cert, key: "not a key", cert: p.client.cert });
+    const f = failed(c);
+    await c.connect(c.socket("REQ"), s.ep);
+    expect((await within(f, WAIT, "handshake-failed")).error?.code).toBe("VTX_TLS_OPTIONS");
   });
 });
 
