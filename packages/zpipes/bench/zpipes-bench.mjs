@@ -295,6 +295,7 @@ export async function main(argv = process.argv.slice(2)) {
       "read-sizes": { type: "string" },
       "slow-path": { type: "boolean" },
       "no-streams": { type: "boolean" },
+      "broker-args": { type: "string" },
     },
   });
   const bytes = Number(values.mib ?? 256) * 2 ** 20;
@@ -325,7 +326,8 @@ export async function main(argv = process.argv.slice(2)) {
     // Interleaved, so background load on a shared machine hits every configuration alike.
     for (let run = 0; run < runs; run++) {
       for (const [k, { label, readSize, streams }] of configs.entries()) {
-        const broker = await startBroker(`bench-${process.pid}-${run}-${k}`, values["slow-path"] ? ["--slow-path"] : []);
+        const brokerArgs = [...(values["slow-path"] ? ["--slow-path"] : []), ...(values["broker-args"]?.split(" ").filter(Boolean) ?? [])];
+        const broker = await startBroker(`bench-${process.pid}-${run}-${k}`, brokerArgs);
         try {
           const t = await transfer({ writerEndpoint: broker.endpoint, readerEndpoint: broker.endpoint, bytes, chunk, window, readSize, streams, brokerPids: [broker.pid] });
           results.get(label).push(t.mbps);
