@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { boxBeforeNm } from "../../src/zmtp/curve-crypto.js";
+import { boxBeforeNm, boxOpen, boxSeal, curveAccelerated, useCurveAcceleration } from "../../src/zmtp/curve-crypto.js";
 import {
   CurveClientMechanism,
   CurveFraming,
@@ -66,6 +66,45 @@ describe("NaCl composition on @noble", () => {
     const aliceSecret = hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
     const bobPublic = hex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
     expect(Buffer.from(boxBeforeNm(bobPublic, aliceSecret)!).toString("hex")).toBe("1b27556473e985d462cd51197a9a46c76009549eac6474f206c4ee0844f68389");
+  });
+});
+
+describe("libsodium and @noble give the same boxes", () => {
+  it("seals identically and each opens the other's, tampering refused by both", async () => {
+    expect(await curveAccelerated()).toBe(true);
+    try {
+      fc.assert(
+        fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 24, maxLength: 24 }), fc.uint8Array({ maxLength: 2000 }), (key, nonce, plain) => {
+          useCurveAcceleration(true);
+          const fast = boxSeal(key, nonce, plain);
+          useCurveAcceleration(false);
+          const slow = boxSeal(key, nonce, plain);
+          expect(Buffer.from(fast)).toEqual(Buffer.from(slow));
+          expect(Buffer.from(boxOpen(key, nonce, fast)!)).toEqual(Buffer.from(plain));
+          const bad = Uint8Array.from(fast);
+          bad[0]! ^= 1;
+          expect(boxOpen(key, nonce, bad)).toBeUndefined();
+          useCurveAcceleration(true);
+          expect(Buffer.from(boxOpen(key, nonce, slow)!)).toEqual(Buffer.from(plain));
+          expect(boxOpen(key, nonce, bad)).toBeUndefined();
+        }),
+        { numRuns: 200 },
+      );
+    } finally {
+      useCurveAcceleration(true);
+    }
+  });
+
+  it("the handshake and messages work on the pure-JS path too", () => {
+    useCurveAcceleration(false);
+    try {
+      const { a, rb, ra } = curvePair({}, {});
+      expect([...ra.errors, ...rb.errors]).toEqual([]);
+      a.sendMessage([Buffer.from("no wasm")]);
+      expect(rb.messages.map(str)).toEqual([["no wasm"]]);
+    } finally {
+      useCurveAcceleration(true);
+    }
   });
 });
 
