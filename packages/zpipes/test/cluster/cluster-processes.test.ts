@@ -12,11 +12,11 @@ afterEach(() => {
 const tag = `zc${process.pid}`;
 let n = 0;
 
-async function brokers(): Promise<[BrokerProc, BrokerProc]> {
+async function brokers(extra: string[] = []): Promise<[BrokerProc, BrokerProc]> {
   const id = `${tag}-${n++}`;
-  const a = await startBroker(`${id}-a`, []);
+  const a = await startBroker(`${id}-a`, [], extra);
   procs.push(a.proc);
-  const b = await startBroker(`${id}-b`, [a.zre]);
+  const b = await startBroker(`${id}-b`, [a.zre], extra);
   procs.push(b.proc);
   await a.proc.waitFor("a sees b in ZPIPES", (l) => l.event === "cluster-peer-joined");
   await b.proc.waitFor("b sees a in ZPIPES", (l) => l.event === "cluster-peer-joined");
@@ -85,6 +85,26 @@ describe("ZPIPES cluster across processes", () => {
     // acknowledged plus the writer's 8 calls in flight (a chunk may reach B
     // while its WRITE_OK dies with A).
     expect(r.bytes as number).toBeLessThanOrEqual((w.acked as number) + 8 * 64 * 1024);
+  }, 120_000);
+
+  it("TERM to the writer's broker mid-transfer: the reader fails at once through DROP WRITER, not after expiry", async () => {
+    // Expiry far beyond the wait below: only the DROP message can explain a prompt failure.
+    const [a, b] = await brokers(["--zre-evasive", "10000", "--zre-expired", "60000"]);
+    const reader = client("reader", b, "term");
+    await reader.waitFor("reader opened", (l) => l.opened === true);
+    const writer = client("writer", a, "term", [String(256 * MiB)]);
+    await reader.waitFor("16 MiB read", (l) => typeof l.read === "number" && l.read >= 16 * MiB, 60_000);
+    const t0 = Date.now();
+    a.proc.kill("SIGTERM");
+    const r = await reader.waitFor("reader failure", (l) => l.done === true || l.error !== undefined, 10_000);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(r.done).toBeUndefined();
+    expect(r.error).toBe("ZPIPES_FAILED");
+    expect(String(r.message)).toContain("broker stopping");
+    expect(r.prefixOk).toBe(true);
+    expect(await a.proc.exited).toBe(0);
+    const w = await writer.waitFor("writer failure", (l) => l.done === true || l.error !== undefined, 10_000);
+    expect(w.done).toBeUndefined();
   }, 120_000);
 
   it("killing the reader's broker mid-transfer: the writer's next call fails, the reader kept a clean prefix", async () => {
