@@ -5,6 +5,7 @@
  */
 import { Vtx, type VtxOptions, type VtxEvent, type DriverSpec } from "@vtx/runtime";
 import { udp, ztcp } from "@vtx/drivers";
+import { TLS_TRANSPORTS } from "./tls/transports.js";
 import { WS_TRANSPORTS } from "./ws/transports.js";
 
 export interface TransportCase {
@@ -36,6 +37,7 @@ export const TRANSPORTS: Record<string, TransportCase> = {
     bindEndpoint: () => "udp://127.0.0.1:0",
   },
   ...WS_TRANSPORTS,
+  ...TLS_TRANSPORTS,
 };
 
 /** The transports a pattern suite runs over (VTX_TRANSPORTS=ztcp,udp narrows it). */
