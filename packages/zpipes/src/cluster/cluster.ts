@@ -262,6 +262,7 @@ export class Cluster {
       window,
       maxData: this.#maxData,
       send: (m) => this.#whisper(peer, m),
+      logger: this.#log,
       sendFrames: (frames) => {
         if (!this.node.post(peer, frames)) this.#log.log("debug", "cluster-send-to-unknown-peer", { peer, type: "DATA" });
       },

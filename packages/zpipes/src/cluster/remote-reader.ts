@@ -1,6 +1,6 @@
 import { CHUNK_DATA_OFFSET } from "../codec/constants.js";
 import { encodeDataFrames, pipeNameFrame, type ClusterMessage } from "./messages.js";
-import type { PipeEndLike, PipeLike } from "./seam.js";
+import type { ClusterLogger, PipeEndLike, PipeLike } from "./seam.js";
 
 export interface RemoteReaderOptions {
   pipe: string;
@@ -16,6 +16,7 @@ export interface RemoteReaderOptions {
   sendFrames: (frames: Buffer[]) => void;
   /** The transfer is over (finished or failed): forget it. */
   done: (end: RemoteReader) => void;
+  logger?: ClusterLogger;
 }
 
 /**
@@ -105,7 +106,14 @@ export class RemoteReader implements PipeEndLike {
     if (this.#closed) return;
     this.#closed = true;
     if (tell) this.opts.send({ type: "DROP WRITER", pipe: this.opts.pipe, xfer: this.opts.xfer, last: this.#seq, reason });
-    this.#pipe?.detachReader();
+    const pipe = this.#pipe;
+    const unacked = this.#inFlight + (pipe?.queued ?? 0);
+    if (pipe !== null && pipe.writerState === "gone" && unacked > 0) {
+      // The writer already had CLOSE_OK: no call of its can fail any more.
+      // The reader side sees the failure; say here what the writer missed.
+      this.opts.logger?.log("error", "cluster-lost-after-writer-closed", { pipe: this.opts.pipe, peer: this.opts.peer, bytes: unacked, reason });
+    }
+    pipe?.detachReader();
     this.opts.done(this);
   }
 
