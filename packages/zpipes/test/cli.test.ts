@@ -104,6 +104,43 @@ describe("zbroker", () => {
     expect(await c.call(F.ping)).toBe(F.PING_OK);
   });
 
+  it("serves a virtual endpoint (ztcp:// through a vtx driver) beside its ipc one", async () => {
+    const b = await zbroker(["--endpoint", "ztcp://127.0.0.1:0"]);
+    const started = JSON.parse(b.stderr().split("\n").find((l) => l.includes("broker-started")) as string) as { endpoints: string[] };
+    const ztcpEndpoint = started.endpoints[1] as string;
+    expect(ztcpEndpoint).toMatch(/^ztcp:\/\/127\.0\.0\.1:\d+$/);
+    const { Vtx } = await import("@vtx/runtime");
+    const { ztcp } = await import("@vtx/drivers");
+    const vtx = new Vtx();
+    try {
+      vtx.register("ztcp", ztcp());
+      const remote = vtx.socket("DEALER");
+      await vtx.connect(remote, ztcpEndpoint);
+      const call = async (hex: string): Promise<string> => {
+        await remote.send(Buffer.from(hex, "hex"));
+        const [reply] = await Promise.race([
+          remote.receive(),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no reply over ztcp within 5 s")), 5000)),
+        ]);
+        return (reply as Buffer).toString("hex");
+      };
+      // A writer over ztcp, a reader over ipc: one pipe.
+      expect(await call(F.ping)).toBe(F.PING_OK);
+      expect(await call(F.output("v"))).toBe(F.OUTPUT_OK);
+      const r = await RawClient.connect(`ipc://@/zpipes/${b.name}`);
+      clients.push(r);
+      expect(await r.call(F.input("v"))).toBe(F.INPUT_OK);
+      expect(await call(F.write("over ztcp", 0))).toBe(F.WRITE_OK);
+      expect(await r.call(F.read(9, 0))).toBe(F.readOk("over ztcp"));
+      await vtx.close(remote);
+    } finally {
+      await vtx.destroy();
+    }
+    b.proc.kill("SIGTERM");
+    const [code] = (await once(b.proc, "exit")) as [number | null];
+    expect(code).toBe(0);
+  });
+
   it("applies --budget: a WRITE beyond it waits for room", async () => {
     const b = await zbroker(["--budget", "4"]);
     const ep = `ipc://@/zpipes/${b.name}`;

@@ -24,12 +24,37 @@ export interface BrokerOptions {
   maxPipelined?: number;
   logger?: Logger;
   /**
+   * How the ROUTER binds and closes. The default is libzmq's own (native
+   * endpoints). To serve virtual endpoints too (udp://, ws:// through drivers),
+   * pass a vtx manager's: `{ bind: (s, ep) => vtx.bind(s, ep), close: (s) => vtx.close(s) }`.
+   */
+  socketHooks?: BrokerSocketHooks;
+  /**
    * Run READ/WRITE through a direct call when the client's machine is in
    * `reading`/`writing` (default true). With false every command goes through
    * the XState machine; both give the same replies.
    */
   fastPath?: boolean;
 }
+
+export interface BrokerSocketHooks {
+  /** Bind `endpoint`; resolves with the endpoint actually bound. */
+  bind(router: zmq.Router, endpoint: string): Promise<string>;
+  /** Close the socket (and whatever the bind set up for it). */
+  close(router: zmq.Router): Promise<void>;
+}
+
+const NATIVE_HOOKS: BrokerSocketHooks = {
+  async bind(router, endpoint) {
+    await router.bind(endpoint);
+    // tcp://host:* and :0 bind an ephemeral port: report the real one.
+    return /^tcp:\/\/.*:(\*|0)$/.test(endpoint) ? (router.lastEndpoint ?? endpoint) : endpoint;
+  },
+  close(router) {
+    router.close();
+    return Promise.resolve();
+  },
+};
 
 export interface BrokerStats {
   clients: number;
@@ -67,6 +92,7 @@ export class ZpipesBroker implements SessionHost {
   readonly #options: BrokerOptions;
   readonly #expiry: number;
   readonly #fastPath: boolean;
+  readonly #hooks: BrokerSocketHooks;
   readonly #sessions = new Map<string, ClientSession>();
   #router: zmq.Router | null = null;
   #bound: string[] = [];
@@ -94,6 +120,7 @@ export class ZpipesBroker implements SessionHost {
     this.logger = options.logger ?? silentLogger;
     this.#expiry = options.expiry ?? DEFAULT_EXPIRY;
     this.#fastPath = options.fastPath ?? true;
+    this.#hooks = options.socketHooks ?? NATIVE_HOOKS;
     this.registry = new PipeRegistry({ budget: options.budget ?? DEFAULT_BUDGET, account: (d) => this.account(d) });
   }
 
@@ -122,12 +149,9 @@ export class ZpipesBroker implements SessionHost {
     this.#router = router;
     const endpoints = [...(this.#options.noDefaultEndpoint ? [] : [brokerEndpoint(this.name)]), ...(this.#options.endpoints ?? [])];
     try {
-      for (const ep of endpoints) {
-        await router.bind(ep);
-        this.#bound.push(ep.startsWith("tcp://") && ep.endsWith(":*") ? (router.lastEndpoint ?? ep) : ep);
-      }
+      for (const ep of endpoints) this.#bound.push(await this.#hooks.bind(router, ep));
     } catch (err) {
-      router.close();
+      await this.#hooks.close(router).catch(() => undefined);
       this.#router = null;
       throw new VtxError(ZPIPES_ERR.BIND_FAILED, `cannot bind ${endpoints.join(", ")}: ${(err as Error).message}`, { cause: err });
     }
@@ -154,7 +178,8 @@ export class ZpipesBroker implements SessionHost {
     this.#sessions.clear();
     await this.#drain();
     const router = this.#router;
-    router.close();
+    await this.#hooks.close(router).catch((err: unknown) => this.logger.log("warn", "close-failed", { message: (err as Error).message }));
+    if (!router.closed) router.close();
     await this.#loop?.catch(() => undefined);
     this.#router = null;
     this.logger.log("info", "broker-stopped", { name: this.name });

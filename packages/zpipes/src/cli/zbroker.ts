@@ -12,6 +12,7 @@ import type { BrokerPlugin } from "../broker/plugin.js";
 import { MAX_CHUNK } from "../codec/index.js";
 import { jsonLogger, type LogLevel } from "../log.js";
 import { parseBytes } from "./parse-bytes.js";
+import { VIRTUAL_SCHEMES, virtualSocketHooks } from "./virtual-endpoints.js";
 
 const BASE_OPTIONS = {
   endpoint: { type: "string", short: "e", multiple: true },
@@ -29,7 +30,8 @@ const USAGE = `usage: zbroker [broker-name] [options]
 
 Runs a ZPIPES broker at ipc://@/zpipes/<broker-name> (default name: local).
 
-  -e, --endpoint EP     also bind EP (repeatable), e.g. tcp://127.0.0.1:5670
+  -e, --endpoint EP     also bind EP (repeatable), e.g. tcp://127.0.0.1:5670;
+                        ${VIRTUAL_SCHEMES.join("://, ")}:// endpoints go through vtx drivers
   -b, --budget BYTES    per-pipe byte budget for flow control (default ${DEFAULT_BUDGET}; k/m/g suffixes)
       --expiry MS       drop clients silent this long (default ${DEFAULT_EXPIRY})
       --max-chunk BYTES longest chunk accepted (default ${MAX_CHUNK})
@@ -85,9 +87,18 @@ export async function main(argv = process.argv.slice(2), extraPlugins: BrokerPlu
   // Set before the first socket exists (the global context starts with it).
   // This process is the broker's own, so the global context is ours to size.
   zmq.context.ioThreads = num(values["io-threads"], 2);
+  const endpoints = (values.endpoint as string[] | undefined) ?? [];
+  let socketHooks;
+  try {
+    socketHooks = await virtualSocketHooks(endpoints, logger);
+  } catch (err) {
+    logger.log("error", "start-failed", { message: (err as Error).message, code: "ZPIPES_BIND_FAILED" });
+    return 1;
+  }
   const broker = new ZpipesBroker({
     name: positionals[0] ?? "local",
-    endpoints: (values.endpoint as string[] | undefined) ?? [],
+    endpoints,
+    ...(socketHooks ? { socketHooks } : {}),
     budget: num(values.budget, DEFAULT_BUDGET),
     expiry: num(values.expiry, DEFAULT_EXPIRY),
     maxChunk: num(values["max-chunk"], MAX_CHUNK),
