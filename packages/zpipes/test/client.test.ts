@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterEach, describe, expect, it } from "vitest";
+import type * as zmq from "zeromq";
 import { ZpipesBroker, type BrokerOptions } from "../src/broker/index.js";
 import { ZpipesClient, createReadStream, createWriteStream, openReadStream, openWriteStream } from "../src/client/index.js";
 import { uniqueName } from "./helpers/raw-client.js";
@@ -120,6 +121,49 @@ describe("client API", () => {
       expect(await codeOf(r.read(1))).toBe("ZPIPES_NO_BROKER");
     } finally {
       if (cp.exitCode === null && cp.signalCode === null) cp.kill("SIGKILL");
+    }
+  });
+});
+
+describe("virtual endpoints", () => {
+  it("carries a pipe between clients over ztcp:// (vtx manager hooks on broker and clients)", async () => {
+    const { Vtx } = await import("@vtx/runtime");
+    const { ztcp } = await import("@vtx/drivers");
+    const vtxB = new Vtx();
+    const vtxC = new Vtx();
+    vtxB.register("ztcp", ztcp());
+    vtxC.register("ztcp", ztcp());
+    try {
+      broker = new ZpipesBroker({
+        name: uniqueName("v"),
+        noDefaultEndpoint: true,
+        endpoints: ["ztcp://127.0.0.1:0"],
+        socketHooks: { bind: (s, ep) => vtxB.bind(s, ep), close: (s) => vtxB.close(s) },
+      });
+      await broker.start();
+      const endpoint = broker.endpoints[0] as string;
+      const hooks = { connect: (d: zmq.Dealer, ep: string) => vtxC.connect(d, ep), close: (d: zmq.Dealer) => vtxC.close(d) };
+      const w = track(await ZpipesClient.openWriter("vp", { endpoint, socketHooks: hooks }));
+      const r = track(await ZpipesClient.openReader("vp", { endpoint, socketHooks: hooks }));
+      const data = randomBytes(300_000);
+      const writing = (async () => {
+        for (let at = 0; at < data.length; at += 65_536) await w.write(data.subarray(at, at + 65_536));
+        await w.close();
+      })();
+      const got: Buffer[] = [];
+      for (;;) {
+        const b = await r.read(65_536, 10_000);
+        if (b === null) break;
+        got.push(b);
+      }
+      await writing;
+      expect(Buffer.concat(got).equals(data)).toBe(true);
+      for (const c of open.splice(0)) await c.close(500);
+      await broker.stop();
+      broker = null;
+    } finally {
+      await vtxC.destroy();
+      await vtxB.destroy();
     }
   });
 });

@@ -1,4 +1,4 @@
-export { ZpipesClient, type ZpipesClientOptions, type PipeMode } from "./zpipes-client.js";
+export { ZpipesClient, type ZpipesClientOptions, type ClientSocketHooks, type PipeMode } from "./zpipes-client.js";
 export {
   createReadStream,
   createWriteStream,

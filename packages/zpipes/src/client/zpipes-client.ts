@@ -20,6 +20,17 @@ export interface ZpipesClientOptions {
    * during long waits. Default 5000; 0 disables.
    */
   heartbeat?: number;
+  /**
+   * How the DEALER connects and closes. Default: libzmq's own (native
+   * endpoints). For a virtual endpoint (ztcp://, ws://, ...) pass a vtx
+   * manager's: `{ connect: (s, ep) => vtx.connect(s, ep), close: (s) => vtx.close(s) }`.
+   */
+  socketHooks?: ClientSocketHooks;
+}
+
+export interface ClientSocketHooks {
+  connect(dealer: zmq.Dealer, endpoint: string): Promise<unknown>;
+  close(dealer: zmq.Dealer): Promise<void>;
 }
 
 interface Call {
@@ -51,6 +62,7 @@ export class ZpipesClient {
   #heartbeat: NodeJS.Timeout | null = null;
   #lastHeard = Date.now();
   #failure: VtxError | null = null;
+  #hooks: ClientSocketHooks | null = null;
 
   private constructor(pipe: string, mode: PipeMode, endpoint: string) {
     this.pipe = pipe;
@@ -76,7 +88,17 @@ export class ZpipesClient {
     const endpoint = options.endpoint ?? brokerEndpoint(options.broker ?? "local");
     const c = new ZpipesClient(pipe, mode, endpoint);
     const frame = encode(mode === "reader" ? { type: "INPUT", pipename: pipe } : { type: "OUTPUT", pipename: pipe });
-    c.#dealer.connect(endpoint);
+    if (options.socketHooks) {
+      c.#hooks = options.socketHooks;
+      try {
+        await options.socketHooks.connect(c.#dealer, endpoint);
+      } catch (err) {
+        c.#shutdown(new VtxError(ZPIPES_ERR.NO_BROKER, `cannot connect to ${endpoint}: ${(err as Error).message}`, { cause: err }));
+        throw err;
+      }
+    } else {
+      c.#dealer.connect(endpoint);
+    }
     void c.#receive();
     const connectTimeout = options.connectTimeout ?? 5000;
     let timer: NodeJS.Timeout | undefined;
@@ -298,6 +320,7 @@ export class ZpipesClient {
     this.#callsHead = 0;
     const pings = this.#pings.splice(0);
     for (const c of [...calls, ...pings]) c.reject(err);
-    this.#dealer.close();
+    if (this.#hooks) this.#hooks.close(this.#dealer).catch(() => undefined);
+    else this.#dealer.close();
   }
 }
