@@ -21,6 +21,9 @@ import type { PeerEvents, PeerOptions } from "./udp-peer.js";
 import { UdpPeer } from "./udp-peer.js";
 import { FLAG_RELIABLE } from "./wire-constants.js";
 
+/** Longest a streaming sender's partial datagram waits for more messages, ms (see {@link PeerLink.flush}). */
+const CORK_MS = 1;
+
 /** What a link needs from the endpoint that owns it. */
 export interface LinkHost {
   transmit(datagram: Uint8Array, port: number, address: string): void;
@@ -52,6 +55,10 @@ export class PeerLink implements BridgeSink {
   #holdLimit = 512;
   /** App→wire: the bridge pump waits for the window to open. */
   #senderWaiter: (() => void) | null = null;
+  /** Streaming detection for {@link flush}. */
+  #sendsSinceHeard = 0;
+  #lastFlush = -Infinity;
+  #corked: NodeJS.Timeout | undefined;
   /** Topics the app subscribed (SUB/XSUB): replayed to each new session (§6). */
   readonly #subs = new Map<string, number>();
   /** Code of the last session end (the endpoint re-accepts a restarted peer's HELLO). */
@@ -160,15 +167,48 @@ export class PeerLink implements BridgeSink {
     // A message the bridge read as the session ended: lost, as with a TCP peer that goes.
     if (peer === null || peer.state !== "ready") return true;
     peer.send(frames, performance.now());
+    this.#sendsSinceHeard++;
     return peer.canSend;
   }
 
+  /**
+   * End of a bridge burst. Written at once, except while streaming: when
+   * this side has sent several messages since it last heard one from the
+   * peer and the previous flush was under {@link CORK_MS} ago, the partial
+   * datagram waits up to CORK_MS for more (full datagrams still leave as
+   * they fill). The bridge's queue is empty at nearly every message when
+   * the application sends one at a time, so without this a stream goes out
+   * at one message per datagram, and per-datagram costs (a sendmsg, a
+   * receive event, an ack) cap it. A request/reply exchange (a message
+   * heard between two sends) or a sparse sender is never delayed. Linux's
+   * TCP autocorking makes the same trade.
+   */
   flush(): void {
     const peer = this.#peer;
     if (peer === null || peer.state !== "ready") return;
-    peer.flush(performance.now());
+    const now = performance.now();
+    if (this.#sendsSinceHeard >= 2 && now - this.#lastFlush < CORK_MS) {
+      if (this.#corked === undefined) this.#corked = setTimeout(this.#uncork, CORK_MS);
+      return;
+    }
+    this.#flushNow(peer, now);
+  }
+
+  #flushNow(peer: UdpPeer, now: number): void {
+    this.#lastFlush = now;
+    if (this.#corked !== undefined) {
+      clearTimeout(this.#corked);
+      this.#corked = undefined;
+    }
+    peer.flush(now);
     this.#host.schedule(peer.nextDeadline());
   }
+
+  readonly #uncork = (): void => {
+    this.#corked = undefined;
+    const peer = this.#peer;
+    if (peer !== null && peer.state === "ready") this.#flushNow(peer, performance.now());
+  };
 
   drained(): Promise<void> {
     const peer = this.#peer;
@@ -205,6 +245,7 @@ export class PeerLink implements BridgeSink {
   // ---- wire → app --------------------------------------------------------------
 
   #deliver(frames: Uint8Array[]): void {
+    this.#sendsSinceHeard = 0;
     const b = this.bridge;
     if (b === null) return;
     if (this.#congested && this.#peer?.session?.reliable !== true && ++this.#overflow > this.#maxBacklog) {
@@ -259,6 +300,8 @@ export class PeerLink implements BridgeSink {
 
   #onDown(error: { code: string; message: string }): void {
     const wasUp = this.#up;
+    if (this.#corked !== undefined) clearTimeout(this.#corked);
+    this.#corked = undefined;
     this.#up = false;
     this.lastDown = error.code;
     this.bridge?.detach(this);
@@ -275,6 +318,8 @@ export class PeerLink implements BridgeSink {
     if (this.#closed) return;
     this.#closed = true;
     this.#up = false;
+    if (this.#corked !== undefined) clearTimeout(this.#corked);
+    this.#corked = undefined;
     this.#peer?.close(now);
     this.bridge?.detach(this);
     this.#held = [];
