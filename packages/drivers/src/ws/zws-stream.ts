@@ -10,6 +10,13 @@ import { ZwsFraming } from "./zws-framing.js";
 const WRITE_HIGH_WATER = 1024 * 1024;
 /** How long an orderly close waits for the peer's close frame before cutting the socket. */
 const CLOSE_GRACE_MS = 1000;
+/**
+ * Translated frames are gathered while `ws` parses one socket read (it
+ * emits each message synchronously) and handed to the engine as one chunk
+ * at the end of that turn, up to this many bytes; bigger pieces go alone.
+ * One engine push per read instead of one per message, as over TCP.
+ */
+const IN_BATCH_BYTES = 64 * 1024;
 
 /**
  * WebSocket close codes after which the stream simply ends (RFC 6455
@@ -46,6 +53,18 @@ export class ZwsStream extends Duplex {
   #early: Buffer[] = [];
   #wsPaused = false;
   #closing = false;
+  #inBatch: Buffer[] = [];
+  #inBytes = 0;
+  #inScheduled = false;
+  readonly #flushIn = (): void => {
+    this.#inScheduled = false;
+    const batch = this.#inBatch;
+    if (batch.length === 0 || this.destroyed) return;
+    this.#inBatch = [];
+    const bytes = this.#inBytes;
+    this.#inBytes = 0;
+    this.#deliver(batch.length === 1 ? batch[0]! : Buffer.concat(batch, bytes));
+  };
 
   constructor(options: ZwsStreamOptions) {
     super({ allowHalfOpen: false, decodeStrings: true });
@@ -72,12 +91,7 @@ export class ZwsStream extends Duplex {
     const framing = new ZwsFraming(
       { subprotocol, plainServer: this.#options.plainServer },
       {
-        toEngine: (bytes) => {
-          if (!this.push(bytes) && !this.#wsPaused) {
-            this.#wsPaused = true;
-            ws.pause();
-          }
-        },
+        toEngine: (bytes) => this.#toEngine(bytes),
         toPeer: (message) => ws.send(message),
         ping: () => ws.ping(),
       },
@@ -100,6 +114,7 @@ export class ZwsStream extends Duplex {
     ws.on("error", (err: Error & { code?: string }) => this.destroy(wsError(err)));
     ws.on("close", (code: number, reason: Buffer) => {
       if (this.destroyed) return;
+      this.#flushIn();
       if (ORDERLY_CLOSE.has(code) || this.#closing) {
         this.push(null);
         return;
@@ -119,6 +134,28 @@ export class ZwsStream extends Duplex {
       });
     }
     framing.start();
+  }
+
+  #toEngine(bytes: Buffer): void {
+    if (bytes.length >= IN_BATCH_BYTES) {
+      this.#flushIn();
+      this.#deliver(bytes);
+      return;
+    }
+    if (this.#inBytes + bytes.length > IN_BATCH_BYTES) this.#flushIn();
+    this.#inBatch.push(bytes);
+    this.#inBytes += bytes.length;
+    if (!this.#inScheduled) {
+      this.#inScheduled = true;
+      queueMicrotask(this.#flushIn);
+    }
+  }
+
+  #deliver(bytes: Buffer): void {
+    if (!this.push(bytes) && !this.#wsPaused) {
+      this.#wsPaused = true;
+      this.#ws?.pause();
+    }
   }
 
   /** The upgrade failed before the WebSocket opened: the link reports `err`. */

@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+/**
+ * vtx ws:// vs libzmq's native ws://, two processes, same run (issue 3's bar):
+ *   PUSH→PULL 64 B      (bar: vtx ws ≥ 0.6× native ws msg/s)
+ * Also reported, without a bar: PUSH→PULL 64 KiB (MB/s) and the REQ/REP
+ * round trip (µs); and for the 64 B case, the same vtx path over ztcp://
+ * as a reference, which shows how much of the gap is the WebSocket layer.
+ * Both ends of the vtx case are vtx sockets (a ws driver in a worker on
+ * each side); both ends of the anchor are plain zeromq.js sockets, for which
+ * ws:// is libzmq's own. Runs are interleaved (native, vtx, native, ...) and
+ * medians reported, since the machine is shared and noisy.
+ *
+ *   pnpm build && node packages/drivers/bench/ws-bench.mjs [--runs 5] [--quick]
+ */
+import { fork } from "node:child_process";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import * as zmq from "zeromq";
+import { Vtx } from "@vtx/runtime";
+import { ws, ztcp } from "@vtx/drivers";
+
+const HERE = fileURLToPath(import.meta.url);
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Opens a socket: a plain zeromq.js one over libzmq's ws://, or a vtx one over the ws driver. */
+async function open(transport, type) {
+  if (transport === "native") {
+    const cls = { PUSH: zmq.Push, PULL: zmq.Pull, REQ: zmq.Request, REP: zmq.Reply }[type];
+    const s = new cls();
+    return {
+      s,
+      bind: async () => (await s.bind("ws://127.0.0.1:*/bench"), s.lastEndpoint),
+      connect: async (ep) => s.connect(ep),
+      close: async () => s.close(),
+    };
+  }
+  const vtx = new Vtx({ link: { heartbeatInterval: 0 } });
+  // "ztcp": the same vtx path (bridges, engine, stream driver) over ZMTP/TCP, for reference.
+  const scheme = transport === "ztcp" ? "ztcp" : "ws";
+  vtx.register(scheme, scheme === "ztcp" ? ztcp() : ws());
+  const s = vtx.socket(type);
+  return {
+    s,
+    vtx,
+    bind: () => vtx.bind(s, scheme === "ztcp" ? "ztcp://127.0.0.1:0" : "ws://127.0.0.1:0/bench"),
+    connect: async (ep) => {
+      const up = vtx.waitFor((e) => e.type === "connected", 10_000);
+      await vtx.connect(s, ep);
+      await up;
+    },
+    close: () => vtx.destroy(),
+  };
+}
+
+// ---- child: the receiving / replying side --------------------------------------
+
+async function child() {
+  const { role, transport, count, size } = JSON.parse(process.argv[3]);
+  const side = await open(transport, role);
+  const ep = await side.bind();
+  process.send({ ready: ep });
+  if (role === "PULL") {
+    let first = 0;
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const [m] = await side.s.receive();
+      if (i === 0) first = performance.now();
+      bytes += m.length;
+    }
+    const ms = performance.now() - first;
+    if (bytes !== count * size) throw new Error(`received ${bytes} bytes, expected ${count * size}`);
+    process.send({ done: { ms, count: count - 1, bytes } });
+  } else {
+    for (let i = 0; i < count; i++) {
+      const [m] = await side.s.receive();
+      await side.s.send(m);
+    }
+    process.send({ done: {} });
+  }
+  await side.close();
+  process.exit(0);
+}
+
+function spawnPeer(spec) {
+  const p = fork(HERE, ["child", JSON.stringify(spec)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const next = () =>
+    new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`bench peer silent for 120 s (${JSON.stringify(spec)})`)), 120_000);
+      p.once("message", (m) => {
+        clearTimeout(t);
+        resolve(m);
+      });
+      p.once("exit", (code) => code !== 0 && reject(new Error(`bench peer exited with ${code}`)));
+    });
+  return { p, next };
+}
+
+/**
+ * Sends `count` messages. The native sender sends a fresh copy each time for
+ * bodies over 128 B: libzmq's ws client masks a zero-copy buffer in place.
+ */
+async function throughput(transport, size, count) {
+  const peer = spawnPeer({ role: "PULL", transport, count, size });
+  const { ready } = await peer.next();
+  const side = await open(transport, "PUSH");
+  await side.connect(ready);
+  const body = Buffer.alloc(size, 7);
+  const copy = transport === "native" && size > 128;
+  const done = peer.next();
+  for (let i = 0; i < count; i++) await side.s.send(copy ? Buffer.from(body) : body);
+  const { done: r } = await done;
+  await side.close();
+  return { msgsPerSec: (r.count / r.ms) * 1000, mbPerSec: r.bytes / r.ms / 1000 };
+}
+
+async function roundTrip(transport, count) {
+  const peer = spawnPeer({ role: "REP", transport, count, size: 0 });
+  const { ready } = await peer.next();
+  const side = await open(transport, "REQ");
+  await side.connect(ready);
+  const body = Buffer.from("ping");
+  const warm = Math.min(200, count / 10);
+  for (let i = 0; i < warm; i++) {
+    await side.s.send(body);
+    await side.s.receive();
+  }
+  const t0 = performance.now();
+  for (let i = warm; i < count; i++) {
+    await side.s.send(body);
+    await side.s.receive();
+  }
+  const us = ((performance.now() - t0) * 1000) / (count - warm);
+  await peer.next();
+  await side.close();
+  return { us };
+}
+
+async function main() {
+  const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, quick: { type: "boolean", default: false } } });
+  const runs = Number(values.runs);
+  const q = values.quick ? 10 : 1;
+  const cases = [
+    { name: "PUSH→PULL 64 B", fn: (t) => throughput(t, 64, 200_000 / q), metric: "msgsPerSec", unit: "msg/s", better: "higher", bar: 0.6, reference: true },
+    { name: "PUSH→PULL 64 KiB", fn: (t) => throughput(t, 65536, 10_000 / q), metric: "mbPerSec", unit: "MB/s", better: "higher" },
+    { name: "REQ/REP round trip", fn: (t) => roundTrip(t, 10_000 / q), metric: "us", unit: "µs", better: "lower" },
+  ];
+  console.log(`vtx ws:// vs libzmq native ws:// — two processes, ${runs} interleaved runs each, medians`);
+  const results = [];
+  const fmt = (x) => (x >= 1000 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1));
+  for (const c of cases) {
+    const native = [];
+    const virt = [];
+    const ref = [];
+    for (let r = 0; r < runs; r++) {
+      native.push((await c.fn("native"))[c.metric]);
+      virt.push((await c.fn("vtx"))[c.metric]);
+      if (c.reference) ref.push((await c.fn("ztcp"))[c.metric]);
+    }
+    const n = median(native);
+    const v = median(virt);
+    const ratio = v / n;
+    let verdict = "";
+    if (c.bar !== undefined) {
+      const ok = c.better === "higher" ? ratio >= c.bar : ratio <= c.bar;
+      verdict = ` (bar ${c.better === "higher" ? "≥" : "≤"} ${c.bar}×) ${ok ? "MET" : "NOT MET"}`;
+      results.push({ case: c.name, native: n, vtx: v, ratio, bar: c.bar, met: ok });
+    } else {
+      results.push({ case: c.name, native: n, vtx: v, ratio });
+    }
+    console.log(`${c.name.padEnd(20)} native ${fmt(n).padStart(10)} ${c.unit}   vtx ws ${fmt(v).padStart(10)} ${c.unit}   ratio ${ratio.toFixed(2)}×${verdict}`);
+    console.log(`${"".padEnd(20)} runs native [${native.map(fmt).join(", ")}] vtx [${virt.map(fmt).join(", ")}]`);
+    if (c.reference) {
+      // Where the time goes: the same vtx path over ztcp:// (no WebSocket at all).
+      console.log(`${"".padEnd(20)} reference: vtx ztcp ${fmt(median(ref))} ${c.unit} [${ref.map(fmt).join(", ")}], vtx ws / vtx ztcp ${(v / median(ref)).toFixed(2)}×`);
+    }
+  }
+  return results;
+}
+
+if (process.argv[2] === "child") {
+  await child();
+} else {
+  await main();
+  process.exit(0);
+}
