@@ -27,10 +27,16 @@ interface BridgeSocket {
 
 /** The routing id under which a ROUTER bridge knows the application socket. */
 const APP_ID = Buffer.from("vtx-app");
+const EMPTY_MESSAGE: Buffer[] = [];
 const SUBSCRIBE = 1;
 const CANCEL = 0;
-/** Wire→app messages queued in JS before the transport is paused. */
-const DELIVERY_BACKLOG = 256;
+/**
+ * Wire→app messages queued in JS before the transport is paused: one
+ * decoded stream chunk of small messages fits, big messages are bounded by
+ * bytes. Resumed at half.
+ */
+const BACKLOG_MESSAGES = 4096;
+const BACKLOG_BYTES = 4 * 1024 * 1024;
 
 let bridgeCounter = 0;
 
@@ -48,17 +54,23 @@ export class Bridge {
   #sink: BridgeSink | null = null;
   #sinkWaiter: (() => void) | null = null;
   #closed = false;
+  /** What the app (SUB/XSUB) is subscribed to, for replay on a new link. */
+  readonly #subscriptions = new Map<string, Buffer>();
   /** True while the pump holds a message it has not handed to a sink yet. */
   #holding = false;
   // Wire→app delivery: one zeromq.js send at a time (a second throws EBUSY).
   #sending = false;
   #backlog: Buffer[][] = [];
+  #backlogHead = 0;
+  #backlogBytes = 0;
   #drainWaiters: Array<() => void> = [];
   readonly #onSent = (): void => this.#sendNext();
   readonly #onSendError = (): void => {
     // Socket closed while sending: the link is going away, drop the backlog.
     this.#sending = false;
     this.#backlog = [];
+    this.#backlogHead = 0;
+    this.#backlogBytes = 0;
     this.#wakeDrain();
   };
 
@@ -84,6 +96,14 @@ export class Bridge {
   static open(appType: SocketTypeName, appInproc: string, opts: { routingId?: Buffer | undefined } = {}): Bridge {
     const plan = bridgePlan(appType);
     const socket = createSocket(plan.bridgeType, { linger: 0 });
+    // HWM 1 on the bridge's side: over inproc libzmq sizes a pipe as the
+    // sum of both ends' HWMs, so the app socket's own SNDHWM/RCVHWM then
+    // bounds each hop as it bounds a tcp:// peer's pipe (libzmq's default
+    // 1000 here let ~2000 messages pile up past an app HWM of 10). Set one
+    // by one: zeromq.js sockets are sealed, and a PULL has no send side.
+    const hwm = socket as unknown as Record<string, unknown>;
+    if ("sendHighWaterMark" in socket) hwm.sendHighWaterMark = 1;
+    if ("receiveHighWaterMark" in socket) hwm.receiveHighWaterMark = 1;
     const inproc = `${appInproc}#${++bridgeCounter}`;
     switch (plan.bridgeType) {
       case "DEALER":
@@ -107,7 +127,10 @@ export class Bridge {
       socket.connect(appInproc);
     }
     const bridge = new Bridge(appType, plan, socket as unknown as BridgeSocket, inproc);
-    void bridge.#pump();
+    // A PUSH bridge (PULL app) has nothing to read: libzmq refuses receives
+    // on it, and a receive left pending on it must not share its poller with
+    // the sends that matter.
+    if (plan.bridgeType !== "PUSH") void bridge.#pump();
     return bridge;
   }
 
@@ -118,6 +141,10 @@ export class Bridge {
   /** Starts (or resumes) forwarding app→wire messages to `sink`. */
   attach(sink: BridgeSink): void {
     this.#sink = sink;
+    // A connect-side bridge outlives its links, and the app SUB told it its
+    // subscriptions only once: a new link (reconnect) must hear them again,
+    // as libzmq resends a SUB's subscriptions on reconnect.
+    for (const topic of this.#subscriptions.values()) sink.subscribe(topic);
     const w = this.#sinkWaiter;
     this.#sinkWaiter = null;
     w?.();
@@ -135,7 +162,10 @@ export class Bridge {
     if (this.plan.bridgeType === "ROUTER") frames.unshift(APP_ID);
     if (this.#sending) {
       this.#backlog.push(frames);
-      return this.#backlog.length < DELIVERY_BACKLOG;
+      let n = 0;
+      for (const f of frames) n += f.length;
+      this.#backlogBytes += n;
+      return !this.#backlogFull(1);
     }
     this.#sending = true;
     this.#socket.send(frames).then(this.#onSent, this.#onSendError);
@@ -166,19 +196,35 @@ export class Bridge {
 
   /** Resolves when the wire→app backlog is below its bound again. */
   drained(): Promise<void> {
-    if (this.#backlog.length < DELIVERY_BACKLOG / 2 || this.#closed) return Promise.resolve();
+    if (!this.#backlogFull(2) || this.#closed) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   #sendNext(): void {
-    const next = this.#backlog.shift();
+    const next = this.#backlog[this.#backlogHead];
     if (next === undefined || this.#closed) {
       this.#sending = false;
+      this.#backlog = [];
+      this.#backlogHead = 0;
+      this.#backlogBytes = 0;
       this.#wakeDrain();
       return;
     }
-    if (this.#backlog.length < DELIVERY_BACKLOG / 2) this.#wakeDrain();
+    this.#backlog[this.#backlogHead++] = EMPTY_MESSAGE;
+    for (const f of next) this.#backlogBytes -= f.length;
+    if (this.#backlogHead > 1024 && this.#backlogHead * 2 > this.#backlog.length) {
+      this.#backlog = this.#backlog.slice(this.#backlogHead);
+      this.#backlogHead = 0;
+    }
+    if (!this.#backlogFull(2)) this.#wakeDrain();
     this.#socket.send(next).then(this.#onSent, this.#onSendError);
+  }
+
+  /** Backlog over its bound (divisor 1) or over half of it (divisor 2). */
+  #backlogFull(divisor: number): boolean {
+    return (
+      this.#backlog.length - this.#backlogHead >= BACKLOG_MESSAGES / divisor || this.#backlogBytes >= BACKLOG_BYTES / divisor
+    );
   }
 
   #wakeDrain(): void {
@@ -205,8 +251,15 @@ export class Bridge {
           // Only subscription messages come up a SUB app's XPUB bridge.
           const m = frames[0];
           if (m !== undefined && m.length > 0) {
-            if (m[0] === SUBSCRIBE) sink.subscribe(m.subarray(1));
-            else if (m[0] === CANCEL) sink.cancel(m.subarray(1));
+            const topic = m.subarray(1);
+            if (m[0] === SUBSCRIBE) {
+              this.#subscriptions.set(topic.toString("latin1"), Buffer.from(topic));
+              sink.subscribe(topic);
+            } else if (m[0] === CANCEL) {
+              // The XPUB passes a cancel only once the app holds no subscription to it.
+              this.#subscriptions.delete(topic.toString("latin1"));
+              sink.cancel(topic);
+            }
           }
         } else {
           if (type === "ROUTER") frames = frames.slice(1);
@@ -228,6 +281,8 @@ export class Bridge {
     this.#closed = true;
     this.#sink = null;
     this.#backlog = [];
+    this.#backlogHead = 0;
+    this.#backlogBytes = 0;
     this.#wakeDrain();
     const w = this.#sinkWaiter;
     this.#sinkWaiter = null;
