@@ -73,6 +73,17 @@ describe("zpipe", () => {
     expect(sha(r.out)).toBe(sha(data));
   });
 
+  it("carries a file over a virtual endpoint: zpipe -E ztcp://... on both ends", async () => {
+    const b = await zbroker(["--endpoint", "ztcp://127.0.0.1:0"]);
+    const started = JSON.parse(b.stderr().split("\n").find((l) => l.includes("broker-started")) as string) as { endpoints: string[] };
+    const ep = started.endpoints[1] as string;
+    const data = randomBytes(500_000);
+    const [w, r] = await Promise.all([zpipe(["write", "z", "-E", ep], data), zpipe(["read", "z", "-E", ep])]);
+    expect(w.code, w.err).toBe(0);
+    expect(r.code, r.err).toBe(0);
+    expect(sha(r.out)).toBe(sha(data));
+  });
+
   it("prints a progress line on stderr with --progress", async () => {
     const b = await zbroker();
     const data = randomBytes(100_000);

@@ -1,5 +1,6 @@
 import type * as zmq from "zeromq";
 import type { BrokerSocketHooks } from "../broker/broker.js";
+import type { ClientSocketHooks } from "../client/zpipes-client.js";
 import type { Logger } from "../log.js";
 
 /**
@@ -18,17 +19,13 @@ export function isVirtual(endpoint: string): boolean {
 interface VtxLike {
   register(scheme: string, spec: unknown): void;
   bind(socket: zmq.Router, endpoint: string): Promise<string>;
-  close(socket: zmq.Router): Promise<void>;
+  connect(socket: zmq.Dealer, endpoint: string): Promise<unknown>;
+  close(socket: zmq.Router | zmq.Dealer): Promise<void>;
   destroy(): Promise<void>;
 }
 
-/**
- * Socket hooks that bind virtual endpoints through a vtx manager (loaded only
- * when one is asked for) and native ones through libzmq.
- */
-export async function virtualSocketHooks(endpoints: readonly string[], logger: Logger): Promise<BrokerSocketHooks | undefined> {
-  const schemes = [...new Set(endpoints.filter(isVirtual).map((ep) => ep.slice(0, ep.indexOf("://")).toLowerCase()))];
-  if (schemes.length === 0) return undefined;
+/** A vtx manager with the drivers for `schemes` registered (loaded on demand). */
+async function managerFor(schemes: readonly string[]): Promise<VtxLike> {
   // Specifiers in variables: zpipes builds without the drivers' types, and
   // they load only when a virtual endpoint is used.
   const runtimeName = "@vtx/runtime";
@@ -41,6 +38,32 @@ export async function virtualSocketHooks(endpoints: readonly string[], logger: L
     if (typeof factory !== "function") throw new Error(`no driver for ${scheme}:// in @vtx/drivers`);
     vtx.register(scheme, factory());
   }
+  return vtx;
+}
+
+const schemeOf = (ep: string): string => ep.slice(0, ep.indexOf("://")).toLowerCase();
+
+/** Client hooks for a virtual endpoint, or undefined for a native one. */
+export async function virtualClientHooks(endpoint: string): Promise<ClientSocketHooks | undefined> {
+  if (!isVirtual(endpoint)) return undefined;
+  const vtx = await managerFor([schemeOf(endpoint)]);
+  return {
+    connect: (dealer, ep) => vtx.connect(dealer, ep),
+    async close(dealer) {
+      await vtx.close(dealer);
+      await vtx.destroy();
+    },
+  };
+}
+
+/**
+ * Socket hooks that bind virtual endpoints through a vtx manager (loaded only
+ * when one is asked for) and native ones through libzmq.
+ */
+export async function virtualSocketHooks(endpoints: readonly string[], logger: Logger): Promise<BrokerSocketHooks | undefined> {
+  const schemes = [...new Set(endpoints.filter(isVirtual).map(schemeOf))];
+  if (schemes.length === 0) return undefined;
+  const vtx = await managerFor(schemes);
   logger.log("info", "virtual-transports", { schemes });
   return {
     async bind(router, endpoint) {

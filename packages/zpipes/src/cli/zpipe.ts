@@ -15,12 +15,14 @@ import { pipeline } from "node:stream/promises";
 import { ZpipesClient } from "../client/zpipes-client.js";
 import { createReadStream, createWriteStream } from "../client/streams.js";
 import { parseBytes } from "./parse-bytes.js";
+import { virtualClientHooks } from "./virtual-endpoints.js";
 
 const USAGE = `usage: zpipe write NAME [options] < input
        zpipe read NAME [options] > output
 
   -B, --broker NAME      broker name (default: local)
-  -E, --endpoint EP      broker endpoint (overrides --broker)
+  -E, --endpoint EP      broker endpoint (overrides --broker); ztcp://, ws://,
+                         udp:// go through a vtx driver
   -t, --timeout MS       per-call timeout, 0 = wait forever (default 0)
   -c, --connect-timeout MS  how long to wait for the broker (default 5000)
   -s, --chunk-size BYTES read size (default 64k)
@@ -90,9 +92,11 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
+  const socketHooks = values.endpoint !== undefined ? await virtualClientHooks(values.endpoint) : undefined;
   const clientOptions = {
     ...(values.broker !== undefined ? { broker: values.broker } : {}),
     ...(values.endpoint !== undefined ? { endpoint: values.endpoint } : {}),
+    ...(socketHooks ? { socketHooks } : {}),
     connectTimeout: values["connect-timeout"] !== undefined ? Number(values["connect-timeout"]) : 5000,
   };
   const timeout = values.timeout !== undefined ? Number(values.timeout) : 0;
