@@ -45,7 +45,7 @@ describe("client API", () => {
     const w = track(await ZpipesClient.openWriter("p", { broker: name }));
     const r = track(await ZpipesClient.openReader("p", { broker: name }));
     await w.write(Buffer.from("hello "));
-    await w.write(Buffer.from("world"));
+    await w.write([Buffer.from("wor"), Buffer.from("ld")]); // parts gathered into one WRITE
     expect((await r.read(3))?.toString()).toBe("hel");
     expect((await r.read(5))?.toString()).toBe("lo wo");
     await w.close();

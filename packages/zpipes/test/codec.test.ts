@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { DecodeError } from "@vtx/runtime/errors";
-import { decode, encode, encodeReadOk, encodeWrite, MAX_CHUNK, MSG, writeReadOkHeader } from "../src/codec/index.js";
+import { decode, encode, encodeReadOk, encodeWrite, encodeWriteGather, MAX_CHUNK, MSG, writeReadOkHeader } from "../src/codec/index.js";
 import type { ZpipesMessage } from "../src/codec/index.js";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
@@ -156,6 +156,14 @@ describe("ZPIPES codec: round trips", () => {
         expect(hex(encode(decode(frame)))).toBe(hex(frame));
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it("a gathered WRITE equals the WRITE of the concatenated parts", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 50 }), { maxLength: 6 }), u32, (parts, timeout) => {
+        expect(hex(encodeWriteGather(parts, timeout))).toBe(hex(encodeWrite(Buffer.concat(parts), timeout)));
+      }),
     );
   });
 

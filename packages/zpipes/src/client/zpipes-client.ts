@@ -1,5 +1,5 @@
 import * as zmq from "zeromq";
-import { decode, encode, encodeWrite, FRAME, MAX_CHUNK } from "../codec/index.js";
+import { decode, encode, encodeWriteGather, FRAME, MAX_CHUNK } from "../codec/index.js";
 import type { ZpipesMessage } from "../codec/index.js";
 import { VtxError, ZPIPES_ERR } from "../errors.js";
 import { brokerEndpoint } from "../broker/broker.js";
@@ -131,13 +131,17 @@ export class ZpipesClient {
   }
 
   /**
-   * Write one chunk. Resolves on WRITE_OK (the broker holds the chunk within
+   * Write one chunk (an array of parts is sent as one chunk, their
+   * concatenation). Resolves on WRITE_OK (the broker holds the chunk within
    * the pipe's budget). `timeoutMs` 0 waits forever (for a reader, or room).
    */
-  async write(chunk: Uint8Array, timeoutMs = 0): Promise<void> {
+  async write(chunk: Uint8Array | readonly Uint8Array[], timeoutMs = 0): Promise<void> {
     this.#check("writer", "write");
-    if (chunk.length > MAX_CHUNK) throw new VtxError(ZPIPES_ERR.INVALID, `chunk of ${chunk.length} bytes exceeds ${MAX_CHUNK}`);
-    await this.#call("write", encodeWrite(chunk, timeoutMs));
+    const parts = chunk instanceof Uint8Array ? [chunk] : chunk;
+    let length = 0;
+    for (const p of parts) length += p.length;
+    if (length > MAX_CHUNK) throw new VtxError(ZPIPES_ERR.INVALID, `chunk of ${length} bytes exceeds ${MAX_CHUNK}`);
+    await this.#call("write", encodeWriteGather(parts, timeoutMs));
   }
 
   /**

@@ -61,6 +61,28 @@ export function encodeWrite(chunk: Uint8Array, timeout: number): Buffer {
   return b;
 }
 
+/**
+ * WRITE whose chunk is the concatenation of `parts`, gathered straight into
+ * the frame (one copy, no intermediate buffer).
+ */
+export function encodeWriteGather(parts: readonly Uint8Array[], timeout: number): Buffer {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  checkNumber(length, "chunk length");
+  const b = Buffer.allocUnsafe(CHUNK_DATA_OFFSET + length + 4);
+  b[0] = SIGNATURE_0;
+  b[1] = SIGNATURE_1;
+  b[2] = MSG.WRITE;
+  b.writeUInt32BE(length, HEADER_SIZE);
+  let at = CHUNK_DATA_OFFSET;
+  for (const p of parts) {
+    b.set(p, at);
+    at += p.length;
+  }
+  b.writeUInt32BE(checkNumber(timeout, "timeout"), at);
+  return b;
+}
+
 /** READ_OK = signature %d8 chunk. */
 export function encodeReadOk(chunk: Uint8Array): Buffer {
   checkNumber(chunk.length, "chunk length");
