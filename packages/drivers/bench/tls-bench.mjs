@@ -107,7 +107,11 @@ async function child() {
   process.send({ ready: ep });
   let first = 0;
   let bytes = 0;
-  for (let i = 0; i < count; i++) {
+  let got = 0;
+  // A stalled run says how far it got instead of just going silent.
+  const watchdog = setInterval(() => process.stderr.write(`bench PULL (${transport}): ${got}/${count} received\n`), 30_000);
+  watchdog.unref();
+  for (let i = 0; i < count; i++, got++) {
     const [m] = await side.s.receive();
     if (i === 0) first = performance.now();
     bytes += m.length;
