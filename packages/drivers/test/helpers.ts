@@ -5,8 +5,8 @@
  */
 import { Vtx, type VtxOptions, type VtxEvent, type DriverSpec } from "@vtx/runtime";
 import { udp, ztcp } from "@vtx/drivers";
-import { TLS_TRANSPORTS } from "./tls/transports.js";
 import { WS_TRANSPORTS } from "./ws/transports.js";
+import { TLS_TRANSPORTS } from "./tls/transports.js";
 
 export interface TransportCase {
   /** Scheme registered with vtx. */
@@ -14,6 +14,8 @@ export interface TransportCase {
   spec: () => DriverSpec;
   /** A bind endpoint with an ephemeral port (bind resolves the real one). */
   bindEndpoint: () => string;
+  /** The loopback endpoint at a fixed port (a peer that restarts binds the same one). */
+  endpointAt: (port: number) => string;
   /** The native libzmq endpoint that speaks the same wire (for interop), if any. */
   native?: (vtxEndpoint: string) => string;
   /** The virtual endpoint that reaches a native libzmq bind (inverse of `native`). */
@@ -25,6 +27,7 @@ export const TRANSPORTS: Record<string, TransportCase> = {
     scheme: "ztcp",
     spec: ztcp,
     bindEndpoint: () => "ztcp://127.0.0.1:0",
+    endpointAt: (port) => `ztcp://127.0.0.1:${port}`,
     native: (ep) => ep.replace(/^ztcp:/, "tcp:"),
     fromNative: (ep) => ep.replace(/^tcp:/, "ztcp:"),
   },
@@ -35,6 +38,7 @@ export const TRANSPORTS: Record<string, TransportCase> = {
     scheme: "udp",
     spec: () => udp({ reliable: true, heartbeatInterval: 250, heartbeatTimeout: 2000 }),
     bindEndpoint: () => "udp://127.0.0.1:0",
+    endpointAt: (port) => `udp://127.0.0.1:${port}`,
   },
   ...WS_TRANSPORTS,
   ...TLS_TRANSPORTS,
@@ -169,4 +173,90 @@ export function expectEvent(vtx: Vtx, pred: (e: VtxEvent) => boolean, ms: number
   });
   p.catch(() => undefined);
   return p;
+}
+
+/**
+ * Starts collecting vtx events matching `pred` now and resolves once `n`
+ * have arrived (e.g. "3 workers connected"), or rejects after `ms`.
+ */
+export function expectEvents(vtx: Vtx, pred: (e: VtxEvent) => boolean, n: number, ms: number, what: string): Promise<VtxEvent[]> {
+  const seen: VtxEvent[] = [];
+  let off: () => void = () => undefined;
+  const p = within(
+    new Promise<VtxEvent[]>((resolve) => {
+      off = vtx.on((e) => {
+        if (!pred(e)) return;
+        seen.push(e);
+        if (seen.length === n) resolve(seen);
+      });
+    }),
+    ms,
+    `${what} (${seen.length} of ${n} seen)`,
+  ).finally(() => off());
+  p.catch(() => undefined);
+  return p;
+}
+
+/** A child Node process running a fixture, with its stdout lines awaitable. */
+export interface Child {
+  readonly pid: number;
+  /** Resolves with the first stdout line matching `re` (rejects after `ms` or if the child exits first). */
+  line(re: RegExp, ms: number): Promise<RegExpMatchArray>;
+  /** Kills the child (SIGKILL: the process dies without closing anything) and waits for it to be gone. */
+  kill(): Promise<void>;
+}
+
+/** Runs `node <fixture> ...args` (fixtures live in test/fixtures/ and import the built @vtx/* dist). */
+export async function spawnFixture(fixture: string, args: string[]): Promise<Child> {
+  const { spawn } = await import("node:child_process");
+  const path = new URL(`./fixtures/${fixture}`, import.meta.url).pathname;
+  const proc = spawn(process.execPath, [path, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  let exited = false;
+  const exit = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  void exit.then(() => {
+    exited = true;
+    for (const w of [...waiters]) w();
+  });
+  let partial = "";
+  proc.stdout.setEncoding("utf8");
+  proc.stdout.on("data", (chunk: string) => {
+    partial += chunk;
+    const parts = partial.split("\n");
+    partial = parts.pop() ?? "";
+    lines.push(...parts);
+    for (const w of [...waiters]) w();
+  });
+  return {
+    pid: proc.pid ?? -1,
+    line(re, ms) {
+      return within(
+        new Promise<RegExpMatchArray>((resolve, reject) => {
+          const check = (): void => {
+            for (const l of lines) {
+              const m = re.exec(l);
+              if (m) {
+                waiters.delete(check);
+                resolve(m);
+                return;
+              }
+            }
+            if (exited) {
+              waiters.delete(check);
+              reject(new Error(`${fixture} exited before printing ${String(re)}`));
+            }
+          };
+          waiters.add(check);
+          check();
+        }),
+        ms,
+        `${fixture}: a line matching ${String(re)}`,
+      );
+    },
+    async kill() {
+      if (!exited) proc.kill("SIGKILL");
+      await within(exit, 5000, `${fixture} to exit after SIGKILL`);
+    },
+  };
 }
