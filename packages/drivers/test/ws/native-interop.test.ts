@@ -204,6 +204,23 @@ describe("ws:// interop with libzmq's native ws://", () => {
     });
   }
 
+  it("a Vtx without a registered ws driver hands ws:// to libzmq, side by side with one that has it", async () => {
+    fresh();
+    const plain = new Vtx();
+    try {
+      const nrep = plain.socket("REP");
+      const ep = await plain.bind(nrep, "ws://127.0.0.1:*/native");
+      // libzmq's own answer: the port it picked, no vtx "listening" event.
+      expect(ep).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/native$/);
+      const req = vtx.socket("REQ");
+      await vtx.connect(req, ep);
+      await within(req.send("to libzmq"), WAIT, "send");
+      expectFrames(await recv(nrep, "native bind via a plain Vtx"), ["to libzmq"]);
+    } finally {
+      await plain.destroy();
+    }
+  });
+
   it("an idle link stays up past the heartbeat timeout: WebSocket pings from both ends are answered", async () => {
     fresh({ link: { heartbeatInterval: 100, heartbeatTimeout: 400 } });
     const pull = vtx.socket("PULL");
