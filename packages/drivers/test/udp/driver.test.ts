@@ -268,4 +268,59 @@ describe("udp:// driver under hostile datagrams", () => {
     whole.flush();
     expect(strs(await within(pull.receive(), WAIT, "a whole message after the partial one"))).toEqual(["whole"]);
   });
+
+  it("a flood of fragments each announcing a 16 MiB message is evicted and counted, memory stays bounded, and a good peer is unaffected", async () => {
+    const vtx = newVtx({ dropReportInterval: 50 });
+    const pull = vtx.socket("PULL", { linger: 0 });
+    const port = portOf(await vtx.bind(pull, "udp://127.0.0.1:0"));
+    const push = vtx.socket("PUSH", { linger: 0 });
+    await vtx.connect(push, `udp://127.0.0.1:${port}`);
+    await push.send("good 0");
+    expect(strs(await within(pull.receive(), WAIT, "good 0"))).toEqual(["good 0"]);
+
+    const raw = await rawSocket();
+    const tag = 0x4321;
+    const ok = new Promise<void>((resolve) =>
+      raw.on("message", (dg: Buffer) => {
+        const h = parseDatagram(dg);
+        dispatchCommands(dg, h.bodyOffset, { message() {}, fragment() {}, control: (c) => c.type === "HELLO_OK" && resolve() });
+      }),
+    );
+    const hello: ControlCommand = { type: "HELLO", socketType: "PUSH", reliable: false, maxDatagram: 1200, window: 16, heartbeat: 0, identity: new Uint8Array(0) };
+    raw.send(encodeControlDatagram(tag, 0, [hello]), port, "127.0.0.1");
+    await within(ok, WAIT, "HELLO-OK");
+    // FRAGMENT index 0 of a message of 16 MiB in chunks of 1000: msg-id, index, count, total.
+    const TOTAL = 16 * 1024 * 1024;
+    const CHUNK = 1000;
+    const frag = (msgId: number): Uint8Array => {
+      const room = new Uint8Array(20 + 3 + 16 + CHUNK);
+      const v = new DataView(room.buffer);
+      room[20] = 0x11;
+      v.setUint16(21, 16 + CHUNK);
+      v.setUint32(23, msgId);
+      v.setUint32(27, 0);
+      v.setUint32(31, TOTAL / CHUNK + 1);
+      v.setUint32(35, TOTAL);
+      return sealDatagram(room, false, tag, msgId + 1, false);
+    };
+    const rssBefore = process.memoryUsage().rss;
+    const evicted = dropReport(vtx, "UDP_FRAGMENT_EVICTED", 900, "partial messages evicted");
+    for (let i = 0; i < 1000; i++) {
+      raw.send(frag(i), port, "127.0.0.1");
+      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 5));
+    }
+    await evicted;
+    // 1000 × 16 MiB announced: had anything been reserved up front this would be gigabytes.
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(256 * 1024 * 1024);
+    await push.send("good 1");
+    expect(strs(await within(pull.receive(), WAIT, "good 1 after the flood"))).toEqual(["good 1"]);
+  });
+
+  it("an unknown or out-of-range udp option fails the bind with UDP_BAD_OPTION", async () => {
+    const vtx = newVtx();
+    const pull = vtx.socket("PULL", { linger: 0 });
+    await expect(vtx.bind(pull, "udp://127.0.0.1:0", { driver: { maxDatagram: 100 } })).rejects.toMatchObject({ code: "UDP_BAD_OPTION" });
+    await expect(vtx.bind(pull, "udp://127.0.0.1:0", { driver: { reliabel: true } })).rejects.toMatchObject({ code: "UDP_BAD_OPTION" });
+    expect(await vtx.bind(pull, "udp://127.0.0.1:0", { driver: { reliable: true, maxDatagram: 4096 } })).toMatch(/^udp:\/\/127\.0\.0\.1:\d+$/);
+  });
 });
