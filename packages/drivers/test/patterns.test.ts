@@ -112,6 +112,7 @@ for (const t of testTransports("ztcp", "udp")) {
       for (const r of readers) r.catch(() => undefined); // closed by destroy() with a receive pending
       for (let i = 0; i < TOTAL; i++) await within(push.send(`task ${i}`), WAIT, `send task ${i}`);
       await within(done, WAIT, `all ${TOTAL} tasks received (got ${received}: ${counts.join("/")})`);
+      console.log(`[${t.scheme}] ${TOTAL} tasks over 3 workers: ${counts.join("/")}`);
       for (const c of counts) {
         expect(c).toBeGreaterThanOrEqual(90);
         expect(c).toBeLessThanOrEqual(110);
