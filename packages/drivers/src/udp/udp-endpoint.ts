@@ -176,7 +176,7 @@ export class UdpEndpoint implements LinkHost {
 
   #open(family: 4 | 6, address: string, port: number): Promise<dgram.Socket> {
     return new Promise((resolve, reject) => {
-      const sock = dgram.createSocket({ type: family === 6 ? "udp6" : "udp4", lookup: literalLookup as never });
+      const sock = dgram.createSocket({ type: family === 6 ? "udp6" : "udp4", lookup: literalLookup });
       const onError = (err: NodeJS.ErrnoException): void => {
         sock.close();
         reject(new VtxError(err.code === "EADDRINUSE" ? "VTX_ADDRESS_IN_USE" : "VTX_LISTEN", `udp: bind ${address}:${port}: ${err.message}`));

@@ -123,7 +123,7 @@ function bad(message: string): never {
 function num(o: Record<string, unknown>, k: string, min: number, max: number, dflt: number): number {
   const v = o[k];
   if (v === undefined) return dflt;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) bad(`udp option ${k} must be a number in ${min}..${max}, got ${String(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) bad(`udp option ${k} must be a number in ${min}..${max}, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -145,7 +145,7 @@ export function resolveOptions(spec: unknown, link: LinkOptions): ResolvedUdpOpt
   let broadcast: string[] | undefined;
   if (merged.broadcast !== undefined) {
     const b = merged.broadcast;
-    broadcast = typeof b === "string" ? [b] : Array.isArray(b) && b.every((x) => typeof x === "string") ? (b as string[]) : bad("udp option broadcast must be a string or string[]");
+    broadcast = typeof b === "string" ? [b] : Array.isArray(b) && b.every((x) => typeof x === "string") ? b : bad("udp option broadcast must be a string or string[]");
   }
   const heartbeat = num(merged, "heartbeatInterval", 0, 3_600_000, Math.max(0, link.heartbeatInterval));
   const timeout = heartbeat === 0 ? Infinity : num(merged, "heartbeatTimeout", 1, 3_600_000, Math.max(link.heartbeatTimeout, 1));

@@ -93,7 +93,7 @@ describe("udp:// driver, plain mode, on loopback", () => {
       await up;
       await push.send(`via ${to}`);
       expect(strs(await within(pull.receive(), WAIT, `message via ${to}`))).toEqual([`via ${to}`]);
-      vtx.close(push);
+      await vtx.close(push);
     }
   });
 
