@@ -90,6 +90,21 @@ describe("tls:// exchanges", () => {
     expect((await within(f, WAIT, "handshake-failed")).error?.code).toMatch(/^ZMTP_CURVE_(REJECTED|CRYPTO)$/);
   });
 
+  it("PLAIN runs inside TLS: the right password gets in, a wrong one is refused with ZMTP_AUTH_FAILED", async () => {
+    const p = testPki();
+    const vtx = new Vtx({ authenticate: ({ username, password }) => username === "admin" && password === "secret" });
+    vtxs.push(vtx);
+    vtx.register("tls", tls({ key: p.server.key, cert: p.server.cert, ca: p.ca.cert }));
+    const rep = vtx.socket("REP", { plainServer: true });
+    const ep = await vtx.bind(rep, "tls://127.0.0.1:0");
+    const req = vtx.socket("REQ", { plainUsername: "admin", plainPassword: "secret" });
+    await vtx.connect(req, ep);
+    await roundTrip(req, rep);
+    const f = nextEvent(vtx, (e) => e.type === "handshake-failed" && e.error?.code === "ZMTP_AUTH_FAILED");
+    await vtx.connect(vtx.socket("REQ", { plainUsername: "admin", plainPassword: "guess" }), ep);
+    await within(f, WAIT, "ZMTP_AUTH_FAILED");
+  });
+
   it("a bind without key and cert, or with a key that is not PEM, is refused with VTX_TLS_OPTIONS", async () => {
     const vtx = vtxWithTls({});
     await expect(vtx.bind(vtx.socket("REP"), "tls://127.0.0.1:0")).rejects.toMatchObject({ code: "VTX_TLS_OPTIONS" });
