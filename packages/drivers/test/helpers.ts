@@ -16,6 +16,8 @@ export interface TransportCase {
   bindEndpoint: () => string;
   /** The loopback endpoint at a fixed port (a peer that restarts binds the same one). */
   endpointAt: (port: number) => string;
+  /** An IPv6 loopback bind endpoint with an ephemeral port, if the transport does IPv6. */
+  bindEndpoint6?: () => string;
   /** The native libzmq endpoint that speaks the same wire (for interop), if any. */
   native?: (vtxEndpoint: string) => string;
   /** The virtual endpoint that reaches a native libzmq bind (inverse of `native`). */
@@ -28,6 +30,7 @@ export const TRANSPORTS: Record<string, TransportCase> = {
     spec: ztcp,
     bindEndpoint: () => "ztcp://127.0.0.1:0",
     endpointAt: (port) => `ztcp://127.0.0.1:${port}`,
+    bindEndpoint6: () => "ztcp://[::1]:0",
     native: (ep) => ep.replace(/^ztcp:/, "tcp:"),
     fromNative: (ep) => ep.replace(/^tcp:/, "ztcp:"),
   },

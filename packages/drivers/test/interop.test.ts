@@ -177,12 +177,12 @@ const PAIRS: PairCase[] = [
 ];
 
 /** Binds one side and connects the other, vtx on the virtual transport, native on its wire twin. */
-async function join(vtx: Vtx, t: TransportCase, vs: AnySocket, ns: AnySocket, vtxBinds: boolean): Promise<void> {
+async function join(vtx: Vtx, t: TransportCase, vs: AnySocket, ns: AnySocket, vtxBinds: boolean, bindEndpoint = t.bindEndpoint()): Promise<void> {
   if (vtxBinds) {
-    const ep = await vtx.bind(vs, t.bindEndpoint());
+    const ep = await vtx.bind(vs, bindEndpoint);
     ns.connect(t.native!(ep));
   } else {
-    await ns.bind(t.native!(t.bindEndpoint()));
+    await ns.bind(t.native!(bindEndpoint));
     await vtx.connect(vs, t.fromNative!(ns.lastEndpoint!));
   }
 }
@@ -236,6 +236,20 @@ for (const t of testTransports("ztcp").filter((x) => x.native && x.fromNative)) 
               await c.finish?.(a, b);
             });
           }
+        }
+      }
+    });
+
+    describe.runIf(t.bindEndpoint6 !== undefined)("IPv6 loopback", () => {
+      for (const c of PAIRS.filter((p) => ["REQ/REP", "DEALER/ROUTER", "PUB/SUB"].includes(`${p.a}/${p.b}`))) {
+        for (const vtxBinds of [true, false]) {
+          it(`${c.a}/${c.b} over [::1]: vtx ${c.a} ${vtxBinds ? "binds" : "connects"}, native ${c.b} (ipv6) ${vtxBinds ? "connects" : "binds"}`, async () => {
+            const vs = vtxSocket(c.a, c.options?.a ?? {});
+            const ns = nativeSocket(c.b, { ipv6: true, ...(c.options?.b ?? {}) });
+            await join(vtx, t, vs, ns, vtxBinds, t.bindEndpoint6!());
+            await c.setup?.(vs, ns);
+            for (const p of PAYLOADS) await c.exchange(vs, ns, p.frames);
+          });
         }
       }
     });
