@@ -21,8 +21,19 @@ export interface WsDriverOptions {
   ca?: Pem | Pem[] | undefined;
   /** wss connect: the name to check the server's certificate against (and send as SNI); default the endpoint's host. */
   servername?: string | undefined;
-  /** wss connect: refuse a server whose certificate does not verify. Default true. */
+  /**
+   * wss connect: refuse a server whose certificate does not verify. Default
+   * true. On a bind it only matters with `requestCert`.
+   */
   rejectUnauthorized?: boolean | undefined;
+  /** wss bind: ask clients for a certificate (mutual TLS); with `rejectUnauthorized` a client without a valid one is refused. */
+  requestCert?: boolean | undefined;
+  /** Passphrase of an encrypted `key`. */
+  passphrase?: string | undefined;
+  /** Lowest TLS version accepted, default Node's ("TLSv1.2"). */
+  minVersion?: "TLSv1.2" | "TLSv1.3" | undefined;
+  /** OpenSSL cipher list, default Node's. */
+  ciphers?: string | undefined;
   /** Connect through an HTTP proxy with CONNECT: `http://[user:pass@]host:port`. */
   proxy?: string | undefined;
 }
@@ -32,8 +43,12 @@ export interface TlsMaterial {
   key?: string | Buffer;
   cert?: string | Buffer;
   ca?: Array<string | Buffer>;
+  passphrase?: string;
+  minVersion?: "TLSv1.2" | "TLSv1.3";
+  ciphers?: string;
   servername?: string;
   rejectUnauthorized: boolean;
+  requestCert: boolean;
 }
 
 function pem(value: unknown, name: string): string | Buffer {
@@ -54,14 +69,24 @@ export function resolveOptions(base: unknown, perEndpoint: Record<string, unknow
   if (proxy !== undefined && typeof proxy !== "string") throw new VtxError(ZWS_ERR.BAD_OPTION, "ws driver option proxy must be a URL string");
   const servername = merged.servername;
   if (servername !== undefined && typeof servername !== "string") throw new VtxError(ZWS_ERR.BAD_OPTION, "ws driver option servername must be a string");
-  const reject = merged.rejectUnauthorized;
-  if (reject !== undefined && typeof reject !== "boolean") throw new VtxError(ZWS_ERR.BAD_OPTION, "ws driver option rejectUnauthorized must be a boolean");
+  for (const k of ["rejectUnauthorized", "requestCert"]) {
+    if (merged[k] !== undefined && typeof merged[k] !== "boolean") throw new VtxError(ZWS_ERR.BAD_OPTION, `ws driver option ${k} must be a boolean`);
+  }
+  for (const k of ["passphrase", "ciphers"]) {
+    if (merged[k] !== undefined && typeof merged[k] !== "string") throw new VtxError(ZWS_ERR.BAD_OPTION, `ws driver option ${k} must be a string`);
+  }
+  if (merged.minVersion !== undefined && merged.minVersion !== "TLSv1.2" && merged.minVersion !== "TLSv1.3") {
+    throw new VtxError(ZWS_ERR.BAD_OPTION, 'ws driver option minVersion must be "TLSv1.2" or "TLSv1.3"');
+  }
   return merged;
 }
 
 /** node:tls options for a wss endpoint. */
 export function tlsMaterial(o: WsDriverOptions): TlsMaterial {
-  const out: TlsMaterial = { rejectUnauthorized: o.rejectUnauthorized !== false };
+  const out: TlsMaterial = { rejectUnauthorized: o.rejectUnauthorized !== false, requestCert: o.requestCert === true };
+  if (o.passphrase !== undefined) out.passphrase = o.passphrase;
+  if (o.minVersion !== undefined) out.minVersion = o.minVersion;
+  if (o.ciphers !== undefined) out.ciphers = o.ciphers;
   if (o.key !== undefined) out.key = pem(o.key, "key");
   if (o.cert !== undefined) out.cert = pem(o.cert, "cert");
   if (o.ca !== undefined) out.ca = (Array.isArray(o.ca) ? o.ca : [o.ca]).map((c, i) => pem(c, `ca[${i}]`));

@@ -9,7 +9,7 @@ import { WebSocket, WebSocketServer } from "ws";
 import { connectViaProxy } from "../proxy/http-connect.js";
 import { tlsError } from "../tls/tls-errors.js";
 import { ZWS_ERR } from "./codes.js";
-import { localMechanism, maxPayload, resolveOptions, tlsMaterial, type WsDriverOptions } from "./options.js";
+import { localMechanism, maxPayload, resolveOptions, tlsMaterial, type TlsMaterial, type WsDriverOptions } from "./options.js";
 import { isOffered, offeredSubprotocols, parseSubprotocolHeader, selectSubprotocol, type ZwsSubprotocol } from "./subprotocol.js";
 import { wsError, ZwsStream } from "./zws-stream.js";
 
@@ -74,7 +74,17 @@ function listen(
     if (t.key === undefined || t.cert === undefined) {
       return Promise.reject(new VtxError(ZWS_ERR.BAD_OPTION, "a wss:// bind needs the key and cert options"));
     }
-    server = https.createServer({ key: t.key, cert: t.cert, ...(t.ca ? { ca: t.ca } : {}), ...(options.handshakeTimeout > 0 ? { handshakeTimeout: options.handshakeTimeout } : {}) });
+    try {
+      server = https.createServer({
+        ...secureOptions(t),
+        requestCert: t.requestCert,
+        // As the tls driver: OpenSSL fails the handshake of a client without an acceptable certificate.
+        rejectUnauthorized: t.requestCert && t.rejectUnauthorized,
+        ...(options.handshakeTimeout > 0 ? { handshakeTimeout: options.handshakeTimeout } : {}),
+      });
+    } catch (err) {
+      return Promise.reject(new VtxError(ZWS_ERR.BAD_OPTION, `cannot use the TLS key/cert for ${endpoint.raw}: ${(err as Error).message}`, { cause: err }));
+    }
   } else {
     server = http.createServer();
   }
@@ -97,8 +107,16 @@ function listen(
 
   // wss: a client whose TLS handshake fails (or never ends) never reaches
   // "secureConnection"; it is reported with the tls driver's VTX_TLS_* codes.
-  server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
-    refused?.(`${socket.remoteAddress}:${socket.remotePort}`, tlsError(err, "wss client"));
+  const tcpPeers = new WeakMap<object, string>();
+  if (kind === "wss") server.on("connection", (s: net.Socket) => tcpPeers.set(s, `${s.remoteAddress}:${s.remotePort}`));
+  server.on("tlsClientError", (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+    // The TLS socket may have lost its address by now; the TCP socket under it was named at accept.
+    const peer = tcpPeers.get((socket as { _parent?: object })._parent ?? socket) ?? `${socket.remoteAddress}:${socket.remotePort}`;
+    // Node checks a presented client certificate after the handshake and drops the connection; the reason is authorizationError.
+    const why: unknown = socket.authorizationError;
+    const cause = typeof why === "string" && why !== "" && err.code === "ECONNRESET" ? Object.assign(new Error(`client certificate refused: ${why}`), { code: why }) : err;
+    refused?.(peer, tlsError(cause, `wss client ${peer}`));
+    socket.destroy();
   });
 
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -177,6 +195,17 @@ function listen(
   });
 }
 
+function secureOptions(t: TlsMaterial): tls.SecureContextOptions {
+  return {
+    ...(t.key !== undefined ? { key: t.key } : {}),
+    ...(t.cert !== undefined ? { cert: t.cert } : {}),
+    ...(t.passphrase !== undefined ? { passphrase: t.passphrase } : {}),
+    ...(t.ca !== undefined ? { ca: t.ca } : {}),
+    ...(t.minVersion !== undefined ? { minVersion: t.minVersion } : {}),
+    ...(t.ciphers !== undefined ? { ciphers: t.ciphers } : {}),
+  };
+}
+
 /** Host as it goes in a URL and the Host header: IPv6 literals in brackets. */
 function authority(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
@@ -211,9 +240,7 @@ async function dial(
       // RFC 6066 §3: no IP literals in SNI; the certificate is still checked against the host.
       ...(t.servername !== undefined ? { servername: t.servername } : net.isIP(endpoint.host) ? {} : { servername: endpoint.host }),
       ...(t.servername !== undefined ? { checkServerIdentity: (_h: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(t.servername!, cert) } : {}),
-      ...(t.ca ? { ca: t.ca } : {}),
-      ...(t.key !== undefined ? { key: t.key } : {}),
-      ...(t.cert !== undefined ? { cert: t.cert } : {}),
+      ...secureOptions(t),
       rejectUnauthorized: t.rejectUnauthorized,
     });
   } else {
@@ -288,7 +315,8 @@ async function dial(
     });
     ws.on("error", (err: Error & { code?: string }) => {
       // Socket errnos (ECONNREFUSED...) stay as they are: an address nobody answers at.
-      if (!tlsUp && !/^E[A-Z]+$/.test(err.code ?? "")) {
+      // So are TLS alerts after it (TLS 1.3: a server refusing our certificate answers late).
+      if (t !== undefined && (!tlsUp || /^ERR_(SSL|TLS)_/.test(err.code ?? "")) && !/^E[A-Z]+$/.test(err.code ?? "")) {
         fail(tlsError(err, `wss ${where}`));
         return;
       }

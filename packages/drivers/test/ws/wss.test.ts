@@ -72,6 +72,25 @@ describe("wss:// (ZWS 2.0 over TLS)", () => {
     expectFrames(await within(rep.receive(), WAIT, "request"), ["anyway"]);
   });
 
+  it("mutual TLS (requestCert): a client with a certificate from the CA is served, one without is refused with VTX_TLS_NO_CLIENT_CERT", async () => {
+    const t = tlsFixture();
+    vtx = new Vtx({ link: { reconnectInterval: 50, reconnectIntervalMax: 200 } });
+    vtx.register("wss", wss());
+    const rep = vtx.socket("REP");
+    const ep = await vtx.bind(rep, "wss://127.0.0.1:0/zmq", { driver: { key: t.key, cert: t.cert, ca: t.ca, requestCert: true } });
+    const anonymous = vtx.socket("REQ");
+    const serverRefuses = expectEvent(vtx, (e) => e.socket === rep && e.type === "handshake-failed", WAIT, "server refuses the anonymous client");
+    const clientTold = expectEvent(vtx, (e) => e.socket === anonymous && e.type === "handshake-failed", WAIT, "anonymous client told");
+    await vtx.connect(anonymous, ep, { driver: { ca: t.ca } });
+    expect((await serverRefuses).error?.code).toBe("VTX_TLS_NO_CLIENT_CERT");
+    expect((await clientTold).error?.code).toBe("VTX_TLS_NO_CLIENT_CERT");
+    await vtx.disconnect(anonymous, ep);
+    const known = vtx.socket("REQ");
+    await vtx.connect(known, ep, { driver: { ca: t.ca, key: t.key, cert: t.cert } });
+    await within(known.send("it's me"), WAIT, "send");
+    expectFrames(await within(rep.receive(), WAIT, "request"), ["it's me"]);
+  });
+
   it("a wss bind without key and cert is refused at bind time with ZWS_BAD_OPTION", async () => {
     vtx = new Vtx();
     vtx.register("wss", wss());
