@@ -91,6 +91,7 @@ export function tlsTransport(specOptions: TlsOptions): StreamTransport {
           peers.set(raw, `${raw.remoteAddress ?? "?"}:${raw.remotePort ?? 0}`);
         });
         server.on("tlsClientError", (err: NodeJS.ErrnoException, socket) => {
+          // The address of a failed TLS socket is often gone; its TCP socket (Node's `_parent`) was seen on 'connection'.
           const peer = peers.get((socket as { _parent?: net.Socket })._parent ?? socket) ?? `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
           // Node checks a presented client certificate after the TLS handshake and just drops the
           // connection ("socket hang up"); the reason is in authorizationError.

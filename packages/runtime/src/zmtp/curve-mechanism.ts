@@ -405,7 +405,8 @@ export class CurveServerMechanism implements Mechanism {
       return { error: crypto("INITIATE cookie is not the one we sent", at) };
     }
     const nonceTail = data.subarray(COOKIE_SIZE, COOKIE_SIZE + 8);
-    const k = boxBeforeNm(clientTransient, t.secretKey)!; // C' already yielded a shared key in HELLO
+    const k = boxBeforeNm(clientTransient, t.secretKey);
+    if (k === undefined) return { error: crypto("client transient key is a low-order point", at) };
     const plain = boxOpen(k, nonceOf(NONCE_PREFIX_INITIATE, nonceTail), data.subarray(COOKIE_SIZE + 8));
     if (plain === undefined) return { error: crypto("INITIATE box does not open", at) };
     const clientKey = plain.subarray(0, KEY_BYTES);
