@@ -277,3 +277,46 @@ describe("CURVE engine to engine", () => {
     );
   });
 });
+
+describe("CURVE, hostile input", () => {
+  const keys = curveKeyPair();
+  /** Frames a command body (short or long form). */
+  const command = (body: Buffer): Buffer => {
+    if (body.length <= 255) return Buffer.concat([Buffer.from([0x04, body.length]), body]);
+    const header = Buffer.alloc(9);
+    header[0] = 0x06; // COMMAND | LONG
+    header.writeBigUInt64BE(BigInt(body.length), 1);
+    return Buffer.concat([header, body]);
+  };
+
+  it("never throws on arbitrary or mutated commands, either role, and every error carries a ZMTP_ code", () => {
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.constantFrom("HELLO", "WELCOME", "INITIATE", "READY", "MESSAGE", "ERROR"),
+        fc.uint8Array({ maxLength: 400 }),
+        fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 4 }),
+        fc.boolean(),
+        (server, name, data, tail, end) => {
+          const r = new Recorder();
+          const e = new ZmtpEngine(
+            server
+              ? { socketType: "ROUTER", mechanism: { type: "CURVE", server: true, secretKey: keys.secretKey } }
+              : { socketType: "DEALER", mechanism: { type: "CURVE", serverKey: keys.publicKey } },
+            r,
+          );
+          e.start();
+          e.push(encodeGreeting({ mechanism: "CURVE", asServer: !server }));
+          const body = Buffer.concat([Buffer.from([name.length]), Buffer.from(name, "latin1"), data]);
+          e.push(command(body));
+          for (const c of tail) e.push(c);
+          if (end) e.end();
+          expect(r.errors.length).toBeLessThanOrEqual(1);
+          for (const err of r.errors) expect(err.code).toMatch(/^ZMTP_[A-Z_]+$/);
+          expect(r.peer).toBeUndefined();
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
