@@ -17,6 +17,7 @@ import {
   publishUntilSeen,
   receiveSkipping,
   testTransports,
+  tick,
   vtxWith,
   within,
   type TransportCase,
@@ -274,6 +275,41 @@ for (const t of testTransports("ztcp").filter((x) => x.native && x.fromNative)) 
           expectFrames(await recv(router, "at ROUTER"), ["beta", "from beta"]);
           await send(router, ["beta", "to beta"]);
           expectFrames(await recv(dealer, "at DEALER"), ["to beta"]);
+        });
+      }
+    });
+
+    describe("a connecting ROUTER whose peer restarts under another identity", () => {
+      /** Binds `ep` again once the closed socket that had it let go of the port (bounded). */
+      const rebind = async (s: AnySocket, ep: string): Promise<void> => {
+        for (let i = 0; ; i++) {
+          try {
+            await s.bind(ep);
+            return;
+          } catch (err) {
+            if (i >= 100 || (err as { code?: string }).code !== "EADDRINUSE") throw err;
+            await tick(20);
+          }
+        }
+      };
+      for (const routerSide of ["native", "vtx"] as const) {
+        it(`a ${routerSide} ROUTER keeps the identity the peer announced first (libzmq's behaviour is the reference)`, async () => {
+          const router = routerSide === "vtx" ? vtxSocket("ROUTER") : nativeSocket("ROUTER", { reconnectInterval: 50 });
+          const first = nativeSocket("DEALER", { routingId: "alpha" });
+          await first.bind(t.native!(t.bindEndpoint()));
+          const ep = first.lastEndpoint!;
+          if (routerSide === "vtx") await vtx.connect(router, t.fromNative!(ep), { reconnectInterval: 50, reconnectIntervalMax: 100 });
+          else router.connect(ep);
+          await send(first, "from alpha");
+          expectFrames(await recv(router, "first message"), ["alpha", "from alpha"]);
+
+          first.close();
+          const second = nativeSocket("DEALER", { routingId: "beta" });
+          await rebind(second, ep);
+          await send(second, "from beta");
+          expectFrames(await recv(router, "message after the restart"), ["alpha", "from beta"]);
+          await send(router, ["alpha", "to the restarted peer"]);
+          expectFrames(await recv(second, "reply after the restart"), ["to the restarted peer"]);
         });
       }
     });

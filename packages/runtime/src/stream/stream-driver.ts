@@ -142,7 +142,7 @@ export function createStreamDriver(ctx: DriverContext, transport: StreamTranspor
       // One bridge for the endpoint's whole life: messages queue while the link is down.
       const bridge = ctx.openBridge(req, { peer: peerName(req, `${req.endpoint.host}:${req.endpoint.port}`) });
       const d: Dialing = { req, bridge, link: null, actor: null as unknown as Actor<typeof sessionMachine> };
-      let bridgeId: Buffer | undefined;
+      let identified = false;
       let wasReady = false;
       d.actor = createActor(sessionMachine, {
         input: {
@@ -175,13 +175,15 @@ export function createStreamDriver(ctx: DriverContext, transport: StreamTranspor
                   // announces in READY (RFC 37); the bridge opened at connect
                   // time could only guess one, which the app never learnt, so
                   // nothing can be queued under it: swap in a bridge named
-                  // after the peer (again if a later peer announces another).
+                  // after the peer. Only at the first handshake: libzmq 4.3.5's
+                  // connecting ROUTER keeps the first identity for the
+                  // endpoint even when a restarted peer announces another.
                   const id = zpeer.identity;
-                  if (d.bridge.plan.bridgeType === "DEALER" && id.length > 0 && !(bridgeId?.equals(id) ?? false)) {
+                  if (!identified && d.bridge.plan.bridgeType === "DEALER" && id.length > 0) {
                     ctx.closeBridge(req, d.bridge);
-                    bridgeId = Buffer.from(id);
-                    d.bridge = ctx.openBridge(req, { routingId: bridgeId, peer: peerName(req, peer) });
+                    d.bridge = ctx.openBridge(req, { routingId: Buffer.from(id), peer: peerName(req, peer) });
                   }
+                  identified = true;
                   return d.bridge;
                 },
                 events: {
