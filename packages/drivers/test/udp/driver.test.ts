@@ -323,4 +323,94 @@ describe("udp:// driver under hostile datagrams", () => {
     await expect(vtx.bind(pull, "udp://127.0.0.1:0", { driver: { reliabel: true } })).rejects.toMatchObject({ code: "UDP_BAD_OPTION" });
     expect(await vtx.bind(pull, "udp://127.0.0.1:0", { driver: { reliable: true, maxDatagram: 4096 } })).toMatch(/^udp:\/\/127\.0\.0\.1:\d+$/);
   });
+
+  it("random mutations of valid datagrams from a session peer never crash the driver, and a good peer keeps exchanging", async () => {
+    const vtx = newVtx({ dropReportInterval: 50 });
+    const crashed: VtxEvent[] = [];
+    vtx.on((e) => (e.type === "driver-crashed" ? crashed.push(e) : undefined));
+    const pull = vtx.socket("PULL", { linger: 0 });
+    const port = portOf(await vtx.bind(pull, "udp://127.0.0.1:0"));
+    const push = vtx.socket("PUSH", { linger: 0 });
+    await vtx.connect(push, `udp://127.0.0.1:${port}`);
+
+    const raw = await rawSocket();
+    const tag = 0x5151;
+    const ok = new Promise<void>((resolve) =>
+      raw.on("message", (dg: Buffer) => {
+        try {
+          const h = parseDatagram(dg);
+          dispatchCommands(dg, h.bodyOffset, { message() {}, fragment() {}, control: (c) => c.type === "HELLO_OK" && resolve() });
+        } catch {
+          // not ours to judge
+        }
+      }),
+    );
+    const hello: ControlCommand = { type: "HELLO", socketType: "PUSH", reliable: true, maxDatagram: 1200, window: 16, heartbeat: 0, identity: new Uint8Array(0) };
+    raw.send(encodeControlDatagram(tag, 0, [hello]), port, "127.0.0.1");
+    await within(ok, WAIT, "HELLO-OK");
+    // Valid seeds: batches of messages (some fragmented), reliable and not, under the session's tag.
+    const seeds: Uint8Array[] = [];
+    let seq = 0;
+    for (const reliable of [false, true]) {
+      const b = new Batcher((room) => seeds.push(sealDatagram(room.slice(), reliable, tag, seq++, reliable, 0, 0)), { maxDatagram: 1200, reliable });
+      b.add([Buffer.from("a"), Buffer.alloc(300, 2)]);
+      b.add([Buffer.alloc(3000, 3)]);
+      b.add([Buffer.alloc(0)]);
+      b.flush();
+    }
+    seeds.push(encodeControlDatagram(tag, seq++, [{ type: "PING", token: 9 }]));
+    // A deterministic PRNG: the run is reproducible.
+    let x = 0x9e3779b9;
+    const rnd = (n: number): number => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const dg = Buffer.from(seeds[rnd(seeds.length)]!);
+      const flips = 1 + rnd(4);
+      // Keep the signature and tag most of the time, so mutations reach the session's decoder.
+      for (let f = 0; f < flips; f++) dg[rnd(10) === 0 ? rnd(dg.length) : 8 + rnd(Math.max(1, dg.length - 8))] = rnd(256);
+      raw.send(rnd(20) === 0 ? dg.subarray(0, rnd(dg.length)) : dg, port, "127.0.0.1");
+      if (i % 200 === 199) await new Promise((r) => setTimeout(r, 5));
+    }
+    for (let i = 0; i < 20; i++) await push.send(`good ${i}`);
+    for (let i = 0; i < 20; i++) {
+      // The mutated session's own messages may arrive too (a mutation can be valid); skip anything not ours.
+      for (let k = 0; k < 5000; k++) {
+        const m = strs(await within(pull.receive(), WAIT, `good ${i}`));
+        if (m[0]?.startsWith("good ")) {
+          expect(m).toEqual([`good ${i}`]);
+          break;
+        }
+      }
+    }
+    expect(crashed).toEqual([]);
+  });
+
+  it("after its driver crashes and restarts, a bound REP serves a REQ again (the REQ's old session is refused NO-SESSION and it reconnects)", async () => {
+    const server = newVtx();
+    const client = newVtx();
+    const rep = server.socket("REP", { linger: 0 });
+    const ep = await server.bind(rep, "udp://127.0.0.1:0");
+    const req = client.socket("REQ", { linger: 0 });
+    await client.connect(req, ep, { reconnectInterval: 50, reconnectIntervalMax: 200 });
+    await req.send("one");
+    await rep.receive();
+    await rep.send("re one");
+    expect(strs(await within(req.receive(), WAIT, "reply one"))).toEqual(["re one"]);
+
+    const restarted = expectEvent(server, (e) => e.type === "driver-restarted", 10_000, "server driver restarted");
+    const lost = expectEvent(client, (e) => e.socket === req && e.type === "disconnected", 10_000, "REQ sees its session end");
+    server.crashDriver("udp", "throw");
+    await restarted;
+    const back = expectEvent(client, (e) => e.socket === req && e.type === "connected", 10_000, "REQ reconnected");
+    await lost;
+    await back;
+    await req.send("two");
+    expect(strs(await within(rep.receive(), WAIT, "request two after the restart"))).toEqual(["two"]);
+    await rep.send("re two");
+    expect(strs(await within(req.receive(), WAIT, "reply two"))).toEqual(["re two"]);
+  });
 });
