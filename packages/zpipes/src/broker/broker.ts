@@ -102,6 +102,7 @@ export class ZpipesBroker implements SessionHost {
   #badFrames = 0;
   #messages = 0;
   #stopping = false;
+  #stopped = false;
   // Replies wait here while a send is in flight (zeromq.js allows one at a time).
   #out: Buffer[] = [];
   #outHead = 0;
@@ -163,14 +164,26 @@ export class ZpipesBroker implements SessionHost {
   }
 
   /**
+   * First half of a stop: take no more commands and answer every pending and
+   * queued call with *_FAILED "broker shutting down", while every pipe end is
+   * still attached. `zbroker` calls this before stopping its plugins, so a
+   * cluster bridge leaving cannot make a local READ see a false READ_END.
+   */
+  quiesce(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const s of this.#sessions.values()) s.failPending("broker shutting down");
+  }
+
+  /**
    * Stop: every pending call is answered with *_FAILED, the replies are
    * flushed, the socket closed.
    */
   async stop(): Promise<void> {
-    if (this.#stopping || this.#router === null) return;
-    this.#stopping = true;
+    if (this.#stopped || this.#router === null) return;
+    this.#stopped = true;
+    this.quiesce();
     if (this.#sweeper !== null) clearInterval(this.#sweeper);
-    for (const s of this.#sessions.values()) s.failPending("broker shutting down");
     for (const s of this.#sessions.values()) {
       s.send({ type: "SHUTDOWN" });
       s.stop();

@@ -129,6 +129,8 @@ export async function main(argv = process.argv.slice(2), extraPlugins: BrokerPlu
     if (handle) running.push({ name: p.name, stop: () => handle.stop() });
   }
   await stopRequested;
+  // Pending calls fail while every pipe end is attached, then plugins leave.
+  broker.quiesce();
   for (const r of running.reverse()) {
     await r.stop().catch((err: unknown) => logger.log("error", "plugin-stop-failed", { plugin: r.name, message: (err as Error).message }));
   }
