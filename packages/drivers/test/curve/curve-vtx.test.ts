@@ -96,6 +96,27 @@ describe("CURVE over ztcp against native CURVE sockets", () => {
     expect(strs(await within(rep.receive(), WAIT, "request from the allowed key"))).toEqual(["let me in"]);
   });
 
+  it("3000 mixed-size messages from a vtx CURVE PUSH reach a native CURVE PULL complete and in order", async () => {
+    const server = zmq.curveKeyPair();
+    const pull = native(new zmq.Pull({ linger: 0, curveServer: true, curveSecretKey: server.secretKey, curvePublicKey: server.publicKey }));
+    await pull.bind("tcp://127.0.0.1:*");
+    vtx = vtxWith(t);
+    const push = vtx.socket("PUSH", { curveServerKey: server.publicKey });
+    await vtx.connect(push, t.fromNative!(pull.lastEndpoint!));
+    const sizes = [0, 1, 64, 200, 255, 256, 4000, 70_000];
+    const n = 3000;
+    const sending = (async () => {
+      for (let i = 0; i < n; i++) await push.send([String(i), Buffer.alloc(sizes[i % sizes.length]!, i & 0xff)]);
+    })();
+    for (let i = 0; i < n; i++) {
+      const [seq, body] = await within(pull.receive(), WAIT, `message ${i}`);
+      expect(seq!.toString()).toBe(String(i));
+      expect(body!.length).toBe(sizes[i % sizes.length]);
+      if (body!.length > 0) expect(body![body!.length - 1]).toBe(i & 0xff);
+    }
+    await sending;
+  });
+
   it("refuses a bind with keys that are not CURVE keys (ZMTP_INVALID_OPTION)", async () => {
     vtx = vtxWith(t);
     const rep = vtx.socket("REP");
