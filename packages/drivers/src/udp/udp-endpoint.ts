@@ -282,6 +282,7 @@ export class UdpEndpoint implements LinkHost {
     const name = displayName(address, port);
     let hello: HelloCommand | undefined;
     let beacon: BeaconCommand | undefined;
+    let ending = false;
     let session: number;
     try {
       const header = parseDatagram(dg, { maxMessageSize: this.opts.maxMessageSize });
@@ -292,6 +293,7 @@ export class UdpEndpoint implements LinkHost {
         control(cmd) {
           if (cmd.type === "HELLO") hello ??= cmd;
           else if (cmd.type === "BEACON") beacon ??= cmd;
+          else if (cmd.type === "REFUSE" || cmd.type === "BYE") ending = true;
         },
       });
     } catch (err) {
@@ -312,7 +314,8 @@ export class UdpEndpoint implements LinkHost {
       return;
     }
     this.drops.count(UDP_NO_SESSION, name);
-    this.#refuseNoSession(session, address, port, now);
+    // Never answer a REFUSE or a BYE: two sides that both forgot the session would refuse each other forever.
+    if (!ending) this.#refuseNoSession(session, address, port, now);
   }
 
   #refuseNoSession(refusedTag: number, address: string, port: number, now: number): void {
