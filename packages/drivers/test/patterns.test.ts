@@ -24,7 +24,7 @@ import {
 
 const WAIT = 5000;
 
-for (const t of testTransports("ztcp", "udp")) {
+for (const t of testTransports("ztcp", "udp", "tls")) {
   describe(`guide patterns over ${t.scheme}://`, () => {
     let vtx: Vtx;
     let others: Vtx[] = [];
@@ -241,7 +241,7 @@ for (const t of testTransports("ztcp", "udp")) {
       vtx = vtxWith(t);
       const port = await freePort();
       const endpoint = t.endpointAt(port);
-      const first = await spawnFixture("rep-server.mjs", [t.scheme, endpoint]);
+      const first = await spawnFixture("rep-server.mjs", [t.scheme, endpoint, JSON.stringify(t.spec())]);
       children.push(first);
       await first.line(/^ready /, 10_000);
 
@@ -257,7 +257,7 @@ for (const t of testTransports("ztcp", "udp")) {
       // Sent while nobody is there: it waits in the endpoint's bridge.
       await within(req.send("two"), WAIT, "request two while the peer is down");
       const back = expectEvent(vtx, (e) => e.socket === req && e.type === "connected", 15_000, "REQ reconnected");
-      const second = await spawnFixture("rep-server.mjs", [t.scheme, endpoint]);
+      const second = await spawnFixture("rep-server.mjs", [t.scheme, endpoint, JSON.stringify(t.spec())]);
       children.push(second);
       await second.line(/^ready /, 10_000);
       await back;
