@@ -97,7 +97,8 @@ export class Reassembler {
   readonly maxMessageSize: number;
   readonly maxInFlight: number;
   readonly maxPeerBytes: number;
-  readonly timeout: number;
+  /** Partial-message timeout, ms; a session that turns out reliable sets Infinity (§4). */
+  timeout: number;
   #budget: ReassemblyBudget;
   #onDrop: ((code: ReassemblyDropCode) => void) | undefined;
   /** In insertion order = oldest first (Map iteration order). */

@@ -333,6 +333,10 @@ export class UdpPeer {
     this.#session = session;
     this.#state = "ready";
     this.#channel.setPeerWindow(session.window);
+    // §4: fragments in R datagrams arrive in order and may wait behind RTO
+    // backoff longer than the timeout; only plain sessions time them out.
+    // (The peer may have asked for reliability when this side did not.)
+    if (session.reliable) this.#reassembler.timeout = Infinity;
     this.#liveness = new Liveness(session.heartbeat, session.peerTimeout, now);
     this.#data = new Batcher((room) => this.#channel.send(room, session.reliable, this.#now), {
       maxDatagram: session.maxDatagram,
