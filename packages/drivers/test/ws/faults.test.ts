@@ -6,7 +6,7 @@
  */
 import * as net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { WebSocket } from "ws";
+import { WebSocket, WebSocketServer } from "ws";
 import { Vtx, zmtp, type VtxEvent } from "@vtx/runtime";
 import { ws } from "@vtx/drivers";
 import { expectEvent, expectFrames, within } from "../helpers.js";
@@ -135,6 +135,35 @@ describe("ws:// refuses misbehaving peers with a code, and other peers carry on"
     await vtx.connect(req, ep);
     expect((await refused).error?.code).toBe("ZWS_SUBPROTOCOL");
     await stillWorks(1);
+  });
+
+  it("a vtx client dialling a WebSocket server that is not ZWS is refused with a code (not a hang), and keeps retrying", async () => {
+    vtx = new Vtx({ link: { reconnectInterval: 50, reconnectIntervalMax: 100 } });
+    vtx.register("ws", ws());
+    // A chat-style WebSocket service: it accepts only its own subprotocol.
+    const chat = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: (p) => (p.has("chat") ? "chat" : false) });
+    await new Promise<void>((r) => chat.once("listening", () => r()));
+    try {
+      const req = vtx.socket("REQ");
+      let refusals = 0;
+      const twice = within(
+        new Promise<string[]>((resolve) => {
+          const codes: string[] = [];
+          vtx.on((e) => {
+            if (e.socket !== req || e.type !== "handshake-failed") return;
+            codes.push(e.error?.code ?? "");
+            if (++refusals === 2) resolve(codes);
+          });
+        }),
+        WAIT,
+        "two refusals",
+      );
+      await vtx.connect(req, `ws://127.0.0.1:${(chat.address() as net.AddressInfo).port}/chat`);
+      // `ws` itself cannot parse "ZWS2.0/NULL" and answers 400.
+      for (const code of await twice) expect(code).toMatch(/^ZWS_(UPGRADE_REFUSED|SUBPROTOCOL)$/);
+    } finally {
+      chat.close();
+    }
   });
 
   it("a frame with flag byte 0x07 is refused with ZWS_BAD_FLAGS and the WebSocket closed with 1002", async () => {
