@@ -203,11 +203,13 @@ export class UdpEndpoint implements LinkHost {
    */
   #socketError(err: NodeJS.ErrnoException): void {
     const code = err.code ?? "ERROR";
-    this.drops.count(`UDP_SOCKET_${code}`, this.req.endpoint.raw);
     const single = this.#single;
-    if (code === "ECONNREFUSED" && this.#connected && single?.isUp === true) {
-      single.fail({ code: UDP_ERR.PEER_UNREACHABLE, message: "ICMP port unreachable: the peer is gone" }, performance.now());
+    if (code === "ECONNREFUSED" && this.#connected) {
+      // Expected while the server is down and HELLOs are retried: not a drop.
+      if (single?.isUp === true) single.fail({ code: UDP_ERR.PEER_UNREACHABLE, message: "ICMP port unreachable: the peer is gone" }, performance.now());
+      return;
     }
+    this.drops.count(`UDP_SOCKET_${code}`, this.req.endpoint.raw);
   }
 
   /**
