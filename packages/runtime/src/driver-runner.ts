@@ -139,7 +139,12 @@ export class DriverRunner {
 
   async #listen(mailbox: Mailbox<ManagerToHost, HostToManager>, markReady: () => void): Promise<void> {
     try {
-      for await (const msg of mailbox) this.#onMessage(msg, markReady);
+      for await (const msg of mailbox) {
+        // A message read just before this start ended belongs to a dead
+        // driver: the manager has already been told it is down.
+        if (mailbox.closed) break;
+        this.#onMessage(msg, markReady);
+      }
     } catch {
       // Mailbox closed: the task's end is reported through its promise.
     }

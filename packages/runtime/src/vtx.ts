@@ -90,6 +90,8 @@ export class Vtx {
   readonly #sockets = new Map<AnySocket, SocketRecord>();
   readonly #endpoints = new Map<string, EndpointRecord>();
   readonly #listeners = new Set<(e: VtxEvent) => void>();
+  /** Per scheme, the peers reported connected and not yet disconnected. */
+  readonly #livePeers = new Map<string, Map<string, VtxEvent>>();
   #destroyed = false;
 
   constructor(options: VtxOptions = {}) {
@@ -440,11 +442,30 @@ export class Vtx {
       }
     },
     driverDown: (runner, error) => {
+      // The links died with the driver, but the events saying so may not
+      // have made it out of the worker before its mailbox closed: report
+      // each peer still connected as disconnected, so every `connected`
+      // has its `disconnected`.
+      const live = this.#livePeers.get(runner.scheme);
+      this.#livePeers.delete(runner.scheme);
+      const why = error ?? { code: "VTX_DRIVER_DOWN", message: `driver "${runner.scheme}" stopped` };
+      for (const e of live?.values() ?? []) this.#emit({ ...e, type: "disconnected", error: why });
       if (error) this.#emit({ type: "driver-crashed", scheme: runner.scheme, error });
     },
     event: (scheme, event: HostEvent) => {
       const rec = event.id === undefined ? undefined : this.#endpoints.get(event.id);
-      this.#emit({ type: event.type, scheme, endpoint: rec?.given, socket: rec?.socket.socket, peer: event.peer, error: event.error });
+      const e: VtxEvent = { type: event.type, scheme, endpoint: rec?.given, socket: rec?.socket.socket, peer: event.peer, error: event.error };
+      if (event.type === "connected" || event.type === "disconnected") {
+        const key = `${event.id ?? ""} ${event.peer ?? ""}`;
+        let live = this.#livePeers.get(scheme);
+        if (event.type === "connected") {
+          if (!live) this.#livePeers.set(scheme, (live = new Map()));
+          live.set(key, e);
+        } else if (live?.delete(key) !== true) {
+          return; // already reported when its driver went down
+        }
+      }
+      this.#emit(e);
     },
     authenticate: async (id, creds) => {
       const rec = this.#endpoints.get(id);
