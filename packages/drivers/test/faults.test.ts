@@ -110,8 +110,29 @@ for (const t of testTransports("ztcp")) {
     });
 
     /** Crashes the driver `times` times while messages stream; after each crash messages flow again. */
-    async function crashWhileStreaming(reader: SeqReader, sender: { next: () => number }, times: number): Promise<void> {
+    async function crashWhileStreaming(
+      reader: SeqReader,
+      sender: { next: () => number; eagain: () => number },
+      times: number,
+    ): Promise<void> {
       await within(reader.reach(10), 5000, "first messages");
+      const recent: string[] = [];
+      const off = vtx.on((e) => {
+        recent.push(`${e.type} ${e.peer ?? ""} ${e.error?.code ?? ""}`.trim());
+        if (recent.length > 12) recent.shift();
+      });
+      try {
+        await crashLoop(reader, sender, times);
+      } catch (err) {
+        // Say where the stream stood, to tell a stuck sender from a lost link.
+        const state = `sent ${sender.next()} (EAGAIN ${sender.eagain()}), received up to ${reader.last}; events: ${recent.join(", ")}`;
+        throw new Error(`${(err as Error).message}; ${state}`, { cause: err });
+      } finally {
+        off();
+      }
+    }
+
+    async function crashLoop(reader: SeqReader, sender: { next: () => number }, times: number): Promise<void> {
       for (let i = 0; i < times; i++) {
         const how = HOWS[i % HOWS.length]!;
         const crashed = vtx.waitFor((e) => e.type === "driver-crashed", 5000);
@@ -137,7 +158,17 @@ for (const t of testTransports("ztcp")) {
       const sender = startSender(push);
       await within(reader.reach(10), 5000, "first messages");
       const fdsBefore = openFds();
+      // Each crash is seen on the app's own sockets as one `disconnected` and,
+      // after the restart, one `connected` (the first connect came before this listener).
+      const seen: string[] = [];
+      vtx.on((e) => {
+        if (e.type !== "connected" && e.type !== "disconnected") return;
+        seen.push(`${e.type} ${e.socket === pull ? "pull" : e.socket === push ? "push" : "other"}`);
+      });
       await crashWhileStreaming(reader, sender, 20);
+      const count = (what: string): number => seen.filter((x) => x === what).length;
+      expect([count("disconnected pull"), count("connected pull"), count("disconnected push"), count("connected push")]).toEqual([20, 20, 20, 20]);
+      expect(seen.filter((x) => x.endsWith("other"))).toEqual([]);
       // Nothing leaks per crash (sockets, bridges, mailboxes, listeners).
       if (fdsBefore !== undefined) expect(openFds()! - fdsBefore).toBeLessThanOrEqual(4);
       // The same socket objects, still open and still carrying messages.
@@ -197,18 +228,37 @@ for (const t of testTransports("ztcp")) {
       const nativeEp = rep.lastEndpoint!;
       const ep = await vtx.bind(rep, t.bindEndpoint());
       const otherEp = await vtx.bind(rep, t.bindEndpoint().replace(`${t.scheme}:`, `${other}:`));
-      const viaNative = new zmq.Request({ linger: 0 });
+      // A request in flight when its peer's bridge dies is lost, as with any
+      // REQ whose tcp peer dies: the clients use the lazy-pirate retry
+      // (relaxed + correlate, a receive timeout, resend).
+      const reqOptions = { relaxed: true, correlate: true, receiveTimeout: 500, linger: 0 };
+      const viaNative = new zmq.Request(reqOptions);
       viaNative.connect(nativeEp);
-      const viaVirtual = vtx.socket("REQ");
+      const viaVirtual = vtx.socket("REQ", reqOptions);
       await vtx.connect(viaVirtual, ep);
-      const viaOther = vtx.socket("REQ");
+      const viaOther = vtx.socket("REQ", reqOptions);
       await vtx.connect(viaOther, otherEp);
+      const echo = (async () => {
+        try {
+          for (;;) {
+            const [got] = await rep.receive();
+            await rep.send(`re:${got!.toString()}`);
+          }
+        } catch {
+          // The REP closes at the end of the test.
+        }
+      })();
 
       async function roundTrip(req: zmq.Request, body: string): Promise<void> {
-        await req.send(body);
-        const [got] = await within(rep.receive(), 5000, `request ${body}`);
-        await rep.send(`re:${got!.toString()}`);
-        expect(strs(await within(req.receive(), 5000, `reply to ${body}`))).toEqual([`re:${body}`]);
+        for (let attempt = 1; ; attempt++) {
+          await within(req.send(body), 5000, `request ${body}`);
+          try {
+            expect(strs(await req.receive())).toEqual([`re:${body}`]);
+            return;
+          } catch (err) {
+            if ((err as { code?: string }).code !== "EAGAIN" || attempt >= 10) throw err;
+          }
+        }
       }
 
       try {
@@ -253,6 +303,7 @@ for (const t of testTransports("ztcp")) {
         viaNative.close();
       }
       await vtx.destroy();
+      await echo;
       expect(unhandled).toEqual([]);
     });
   });
