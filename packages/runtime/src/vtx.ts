@@ -459,7 +459,7 @@ export class Vtx {
         const key = `${event.id ?? ""} ${event.peer ?? ""}`;
         let live = this.#livePeers.get(scheme);
         if (event.type === "connected") {
-          if (!live) this.#livePeers.set(scheme, (live = new Map()));
+          if (!live) this.#livePeers.set(scheme, (live = new Map<string, VtxEvent>()));
           live.set(key, e);
         } else if (live?.delete(key) !== true) {
           return; // already reported when its driver went down
