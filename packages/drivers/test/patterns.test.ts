@@ -24,7 +24,7 @@ import {
 
 const WAIT = 5000;
 
-for (const t of testTransports("ztcp", "udp", "tls")) {
+for (const t of testTransports("ztcp", "udp", "tls", "ws", "wss")) {
   describe(`guide patterns over ${t.scheme}://`, () => {
     let vtx: Vtx;
     let others: Vtx[] = [];

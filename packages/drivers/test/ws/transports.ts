@@ -13,6 +13,7 @@ export const WS_TRANSPORTS: Record<string, TransportCase> = {
     spec: () => ws(),
     bindEndpoint: () => "ws://127.0.0.1:0/zmq",
     endpointAt: (port) => `ws://127.0.0.1:${port}/zmq`,
+    bindEndpoint6: () => "ws://[::1]:0/zmq",
     // libzmq's own ws:// speaks the same wire at the same address.
     native: (ep) => ep,
     fromNative: (ep) => ep,
@@ -26,5 +27,6 @@ export const WS_TRANSPORTS: Record<string, TransportCase> = {
     },
     bindEndpoint: () => "wss://127.0.0.1:0/zmq",
     endpointAt: (port) => `wss://127.0.0.1:${port}/zmq`,
+    bindEndpoint6: () => "wss://[::1]:0/zmq",
   },
 };
