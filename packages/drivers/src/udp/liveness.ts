@@ -29,7 +29,10 @@ export class Liveness {
 
   /** Is a PING due? */
   pingDue(now: number): boolean {
-    return this.heartbeat > 0 && now - this.#lastSent >= this.heartbeat;
+    // Compared as nextDeadline() computes it (a sum, not a difference): with
+    // fractional times `now - a >= b` can be false at `now === a + b`, and a
+    // caller polling at nextDeadline() would spin without the ping going out.
+    return this.heartbeat > 0 && now >= this.#lastSent + this.heartbeat;
   }
 
   /** A fresh token for the next PING. */
@@ -40,7 +43,7 @@ export class Liveness {
 
   /** Has the peer been silent too long? */
   expired(now: number): boolean {
-    return now - this.#lastHeard >= this.peerTimeout;
+    return now >= this.#lastHeard + this.peerTimeout;
   }
 
   /** When to look again: the next PING or the expiry, whichever is first. */
