@@ -195,7 +195,8 @@ describe("udp:// driver under hostile datagrams", () => {
     const reports = {
       UDP_BAD_SIGNATURE: dropReport(vtx, "UDP_BAD_SIGNATURE", 1000, "garbage counted"),
       UDP_BAD_VERSION: dropReport(vtx, "UDP_BAD_VERSION", 1000, "wrong versions counted"),
-      UDP_TRUNCATED: dropReport(vtx, "UDP_TRUNCATED", 1000, "truncated counted"),
+      // Truncated datagrams and bogus lengths both end inside a command: 2 × 1000.
+      UDP_TRUNCATED: dropReport(vtx, "UDP_TRUNCATED", 2000, "truncated and bogus lengths counted"),
     };
     // A flood from one source, interleaved with the good peer's traffic.
     const garbage = Buffer.from("this is not VXU at all");
@@ -214,8 +215,6 @@ describe("udp:// driver under hostile datagrams", () => {
     }
     for (let i = 0; i < sent; i++) expect(strs(await within(pull.receive(), WAIT, `good message ${i}`))).toEqual([`during ${i}`]);
     for (const [code, p] of Object.entries(reports)) expect(readDropReport(await p)?.code).toBe(code);
-    const bogus = readDropReport(await dropReport(vtx, "UDP_TRUNCATED", 2000, "bogus lengths counted as truncated too"));
-    expect(bogus?.total).toBeGreaterThanOrEqual(2000);
     await push.send("after");
     expect(strs(await within(pull.receive(), WAIT, "after"))).toEqual(["after"]);
   });
