@@ -29,7 +29,7 @@ export function createUdpDriver(ctx: DriverContext, options: unknown): Driver {
       .drain(ep.opts.linger, ctx.signal)
       .catch(() => undefined)
       .finally(() => {
-        ep.close(true);
+        ep.close();
         lingering.delete(p);
       });
     lingering.add(p);

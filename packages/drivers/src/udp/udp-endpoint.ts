@@ -129,7 +129,7 @@ export class UdpEndpoint implements LinkHost {
     else if (host === "::") [address, family] = ["::", 6];
     else ({ address, family } = await resolveHost(host));
     const sock = await this.#open(family, address, port);
-    this.#untrack = this.#ctx.track({ close: () => this.close(false) });
+    this.#untrack = this.#ctx.track({ close: () => this.close() });
     const bound = sock.address().port;
     const ep = formatEndpoint(this.req.endpoint.scheme, host === "" ? "*" : host, bound);
     this.#ctx.emit({ type: "listening", id: this.req.id, peer: ep });
@@ -142,7 +142,7 @@ export class UdpEndpoint implements LinkHost {
     if (port === 0) throw new VtxError("VTX_ENDPOINT_MALFORMED", `udp: connect to ${this.req.endpoint.raw} needs a port`);
     if (this.mode === "discover") {
       await this.#open(4, "0.0.0.0", 0);
-      this.#untrack = this.#ctx.track({ close: () => this.close(false) });
+      this.#untrack = this.#ctx.track({ close: () => this.close() });
       this.#socket?.setBroadcast(true);
       this.#broadcast = this.opts.broadcast ?? defaultBroadcastAddresses();
       // One bridge per server found, opened when its session comes up.
@@ -166,7 +166,7 @@ export class UdpEndpoint implements LinkHost {
       }
     });
     this.#connected = true;
-    this.#untrack = this.#ctx.track({ close: () => this.close(false) });
+    this.#untrack = this.#ctx.track({ close: () => this.close() });
     // One bridge for the endpoint's whole life: messages queue in libzmq while no session is up.
     this.#singleBridge = this.#ctx.openBridge(this.req, { peer: `udp://${host.includes(":") ? `[${host}]` : host}:${port}` });
     this.#single = new PeerLink(this, address, port, this.opts.maxDeliveryBacklog);
@@ -467,13 +467,16 @@ export class UdpEndpoint implements LinkHost {
     }
   }
 
-  /** Ends every session (BYE when orderly) and closes the socket and bridges. */
-  close(orderly = true): void {
+  /**
+   * Ends every session and closes the socket and bridges. Each live peer
+   * gets a BYE (§3), also when the driver crashed: the socket still works,
+   * and the peer learns at once instead of after its heartbeat timeout.
+   */
+  close(): void {
     if (this.#closed) return;
     const now = performance.now();
     for (const link of [...this.#links.values()]) {
-      if (orderly) link.close(now);
-      else link.close(now);
+      link.close(now);
       const b = link.bridge;
       link.bridge = null;
       if (b !== null && b !== this.#singleBridge) this.#ctx.closeBridge(this.req, b);
