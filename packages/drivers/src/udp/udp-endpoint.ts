@@ -49,6 +49,8 @@ const REFUSE_MEMORY = 4096;
 
 /** Counted when a bound endpoint already serves `maxPeers` sessions. */
 export const UDP_TOO_MANY_PEERS = "UDP_TOO_MANY_PEERS";
+/** Counted when one source IP opens sessions faster than `maxSessionsPerSecond`. */
+export const UDP_HELLO_RATE = "UDP_HELLO_RATE";
 /** Counted: a datagram from an address with no session that is not a HELLO or a BEACON (§3). */
 export const UDP_NO_SESSION = "UDP_NO_SESSION";
 
@@ -95,6 +97,8 @@ export class UdpEndpoint implements LinkHost {
   #closed = false;
   #untrack: () => void = () => undefined;
   #refused = new Map<string, number>();
+  /** Sessions accepted per source IP in the current one-second window. */
+  #accepts = new Map<string, { since: number; n: number }>();
   // connect mode
   #single: PeerLink | null = null;
   #singleBridge: Bridge | null = null;
@@ -333,6 +337,17 @@ export class UdpEndpoint implements LinkHost {
   #accept(dg: Buffer, address: string, port: number, key: string, now: number): void {
     if (this.#links.size >= this.opts.maxPeers) {
       this.drops.count(UDP_TOO_MANY_PEERS, displayName(address, port));
+      return;
+    }
+    // Per source IP, not address:port: fresh ports are as cheap to a flooder as fresh tags.
+    let rate = this.#accepts.get(address);
+    if (rate === undefined || now - rate.since >= 1000) {
+      if (rate === undefined && this.#accepts.size >= REFUSE_MEMORY) this.#accepts.clear();
+      rate = { since: now, n: 0 };
+      this.#accepts.set(address, rate);
+    }
+    if (++rate.n > this.opts.maxSessionsPerSecond) {
+      this.drops.count(UDP_HELLO_RATE, displayName(address, port));
       return;
     }
     let busy = false;

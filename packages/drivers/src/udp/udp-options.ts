@@ -49,6 +49,14 @@ export interface UdpOptions {
   discoveryHandshakeTimeout?: number;
   /** Sessions one bound endpoint serves at most; HELLOs beyond are dropped and counted. Default 1024. */
   maxPeers?: number;
+  /**
+   * New sessions a bound endpoint accepts per source IP address per second
+   * (a restarted peer's HELLO counts as one); HELLOs beyond are dropped and
+   * counted (`UDP_HELLO_RATE`), so one source flooding HELLOs under fresh
+   * tags or ports cannot make the driver open and close bridges for it all
+   * day. Default 20.
+   */
+  maxSessionsPerSecond?: number;
   /** Reassembly (§4): partial messages per peer. Default 8. */
   maxInFlight?: number;
   /** Reassembly: a plain-mode partial message with no new fragment for this long is dropped, ms. Default 1000. */
@@ -82,6 +90,7 @@ export interface ResolvedUdpOptions {
   broadcast: string[] | undefined;
   discoveryHandshakeTimeout: number;
   maxPeers: number;
+  maxSessionsPerSecond: number;
   maxInFlight: number;
   reassemblyTimeout: number;
   reassemblyBudget: number;
@@ -107,6 +116,7 @@ const KEYS: ReadonlySet<string> = new Set([
   "broadcast",
   "discoveryHandshakeTimeout",
   "maxPeers",
+  "maxSessionsPerSecond",
   "maxInFlight",
   "reassemblyTimeout",
   "reassemblyBudget",
@@ -160,6 +170,7 @@ export function resolveOptions(spec: unknown, link: LinkOptions): ResolvedUdpOpt
     broadcast,
     discoveryHandshakeTimeout: num(merged, "discoveryHandshakeTimeout", 1, 3_600_000, Number.isFinite(timeout) ? timeout : 5000),
     maxPeers: num(merged, "maxPeers", 1, 1 << 20, 1024),
+    maxSessionsPerSecond: num(merged, "maxSessionsPerSecond", 1, 1 << 20, 20),
     maxInFlight: num(merged, "maxInFlight", 1, 1 << 16, 8),
     reassemblyTimeout: num(merged, "reassemblyTimeout", 1, 3_600_000, 1000),
     reassemblyBudget: num(merged, "reassemblyBudget", 0, 2 ** 40, 64 << 20),

@@ -418,4 +418,29 @@ describe("udp:// driver under hostile datagrams", () => {
     await rep.send("re two");
     expect(strs(await within(req.receive(), WAIT, "reply two"))).toEqual(["re two"]);
   });
+
+  it("a flood of HELLOs under fresh tags from one source is rate-limited and counted, and a good peer keeps exchanging", async () => {
+    const vtx = newVtx({ dropReportInterval: 50, maxSessionsPerSecond: 5 });
+    const pull = vtx.socket("PULL", { linger: 0 });
+    const port = portOf(await vtx.bind(pull, "udp://127.0.0.1:0"));
+    const push = vtx.socket("PUSH", { linger: 0 });
+    await vtx.connect(push, `udp://127.0.0.1:${port}`);
+    await push.send("good 0");
+    expect(strs(await within(pull.receive(), WAIT, "good 0"))).toEqual(["good 0"]);
+
+    const raw = await rawSocket();
+    const hello: ControlCommand = { type: "HELLO", socketType: "PUSH", reliable: false, maxDatagram: 1200, window: 16, heartbeat: 0, identity: new Uint8Array(0) };
+    const limited = dropReport(vtx, "UDP_HELLO_RATE", 400, "HELLO flood rate-limited");
+    const t0 = performance.now();
+    for (let i = 0; i < 500; i++) {
+      // A new tag each time: each would be a restarted peer, a new session and a new bridge.
+      raw.send(encodeControlDatagram(0x10000 + i, 0, [hello]), port, "127.0.0.1");
+      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 5));
+    }
+    const report = readDropReport(await limited);
+    // Within the first second at most 5 were accepted; the rest are counted.
+    if (performance.now() - t0 < 1000) expect(report?.total).toBeGreaterThanOrEqual(495);
+    await push.send("good 1");
+    expect(strs(await within(pull.receive(), WAIT, "good 1 after the flood"))).toEqual(["good 1"]);
+  });
 });
