@@ -152,30 +152,44 @@ for (const t of testTransports("ztcp")) {
       vtx = vtxWith(t, { restartIntensity: 100, restartPeriod: 60_000 });
       const pull = vtx.socket("PULL");
       const push = vtx.socket("PUSH");
+      const seen: Array<{ type: string; socket: string; peer: string }> = [];
+      vtx.on((e) => {
+        if (e.type !== "connected" && e.type !== "disconnected") return;
+        seen.push({ type: e.type, socket: e.socket === pull ? "pull" : e.socket === push ? "push" : "other", peer: e.peer ?? "" });
+      });
       const ep = await vtx.bind(pull, t.bindEndpoint());
       await vtx.connect(push, ep, { reconnectInterval: 20, reconnectIntervalMax: 200 });
       const reader = new SeqReader(pull);
       const sender = startSender(push);
       await within(reader.reach(10), 5000, "first messages");
       const fdsBefore = openFds();
-      // Each crash is seen on the app's own sockets as one `disconnected` and,
-      // after the restart, one `connected` (the first connect came before this listener).
-      const seen: string[] = [];
-      vtx.on((e) => {
-        if (e.type !== "connected" && e.type !== "disconnected") return;
-        seen.push(`${e.type} ${e.socket === pull ? "pull" : e.socket === push ? "push" : "other"}`);
-      });
       await crashWhileStreaming(reader, sender, 20);
-      const count = (what: string): number => seen.filter((x) => x === what).length;
-      expect([count("disconnected pull"), count("connected pull"), count("disconnected push"), count("connected push")]).toEqual([20, 20, 20, 20]);
-      expect(seen.filter((x) => x.endsWith("other"))).toEqual([]);
+      await within(reader.reach(sender.next() + 100), 5000, "messages after the last crash");
+      // Each link's `connected` is followed by exactly one `disconnected`
+      // (reported by the manager when the worker's own report died with the
+      // crash); a link that came and went between two reports of the driver
+      // may be missing altogether, never half.
+      for (const s of ["pull", "push"]) {
+        const mine = seen.filter((x) => x.socket === s);
+        const open = new Set<string>();
+        for (const x of mine) {
+          if (x.type === "connected") {
+            expect(open.has(x.peer)).toBe(false);
+            open.add(x.peer);
+          } else {
+            expect(open.delete(x.peer)).toBe(true);
+          }
+        }
+        expect(open.size).toBeLessThanOrEqual(1); // the current link (its report may still be on the way)
+        expect(mine.filter((x) => x.type === "disconnected").length).toBeGreaterThanOrEqual(15);
+      }
+      expect(seen.filter((x) => x.socket === "other")).toEqual([]);
       // Nothing leaks per crash (sockets, bridges, mailboxes, listeners).
       if (fdsBefore !== undefined) expect(openFds()! - fdsBefore).toBeLessThanOrEqual(4);
       // The same socket objects, still open and still carrying messages.
       expect(reader.error).toBeNull();
       expect(pull.closed).toBe(false);
       expect(push.closed).toBe(false);
-      await within(reader.reach(sender.next() + 100), 5000, "messages after the last crash");
     });
 
     it("a native PUSH over tcp streaming to a vtx PULL recovers from 20 crashes", async () => {

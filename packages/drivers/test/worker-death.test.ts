@@ -24,8 +24,8 @@ import { testTransports, vtxWith, within } from "./helpers.js";
 const KIB = 1024;
 const MIB = 1024 * 1024;
 const CRASHES = 50;
-/** Per crash: this many 1 KiB messages and one 1 MiB message held by the app. */
-const SMALL_PER_ROUND = 16;
+/** Per crash and per sender: this many 1 KiB messages; plus one 1 MiB message per crash. */
+const SMALL_PER_ROUND = 8;
 const HOWS = ["throw", "exit", "reject"] as const;
 
 /** `gc()` without `--expose-gc` on the command line (flag set at run time, function taken from a fresh context). */
@@ -55,9 +55,9 @@ function sha256(b: Buffer): string {
 for (const t of testTransports("ztcp")) {
   describe(`${t.scheme}: worker death never corrupts the application`, () => {
     let vtx: Vtx | undefined;
-    let push: zmq.Push | undefined;
+    const natives: zmq.Push[] = [];
     afterEach(async () => {
-      push?.close();
+      for (const n of natives.splice(0)) n.close();
       await vtx?.destroy();
     });
 
@@ -69,20 +69,33 @@ for (const t of testTransports("ztcp")) {
       v.on((e: VtxEvent) => {
         if (e.type === "driver-restarted") restarts++;
       });
+      // The senders are native sockets on this thread: the driver worker
+      // decodes their frames and its bridges hand them to `pull` zero-copy,
+      // one through a bind-side bridge (per accepted peer), one through a
+      // connect-side bridge (per endpoint).
       const pull = v.socket("PULL");
       const ep = await v.bind(pull, t.bindEndpoint());
-      // The sender is a native socket on this thread: the driver worker
-      // decodes its frames and its bridge hands them to `pull` zero-copy.
-      push = new zmq.Push({ linger: 0, reconnectInterval: 20, reconnectMaxInterval: 100 });
-      push.connect(t.native!(ep));
+      const toBound = new zmq.Push({ linger: 0, reconnectInterval: 20, reconnectMaxInterval: 100 });
+      natives.push(toBound);
+      toBound.connect(t.native!(ep));
+      const dialed = new zmq.Push({ linger: 0 });
+      natives.push(dialed);
+      await dialed.bind("tcp://127.0.0.1:*");
+      const dialedEp = dialed.lastEndpoint!.replace(/^tcp:/, `${t.scheme}:`);
+      await v.connect(pull, dialedEp, { reconnectInterval: 20, reconnectIntervalMax: 100 });
 
       const expected = new Map<number, { sha256: string; length: number }>();
       const held: Held[] = [];
       let seq = 0;
       for (let round = 0; round < CRASHES; round++) {
-        const sizes = [...Array<number>(SMALL_PER_ROUND).fill(KIB), MIB];
+        // The 1 MiB message comes through either bridge, in turn.
+        const plan: Array<[zmq.Push, number]> = [
+          ...Array.from({ length: SMALL_PER_ROUND }, (): [zmq.Push, number] => [toBound, KIB]),
+          ...Array.from({ length: SMALL_PER_ROUND }, (): [zmq.Push, number] => [dialed, KIB]),
+          [round % 2 === 0 ? toBound : dialed, MIB],
+        ];
         const receiving = (async () => {
-          for (let i = 0; i < sizes.length; i++) {
+          for (let i = 0; i < plan.length; i++) {
             const [s, body] = await pull.receive();
             const n = Number(s!.toString());
             const want = expected.get(n);
@@ -91,28 +104,32 @@ for (const t of testTransports("ztcp")) {
             held.push({ seq: n, body, sha256: want.sha256, length: want.length });
           }
         })();
-        for (const size of sizes) {
+        for (const [sender, size] of plan) {
           const body = randomBytes(size);
           expected.set(seq, { sha256: sha256(body), length: size });
-          await push.send([String(seq), body]);
+          await sender.send([String(seq), body]);
           seq++;
         }
         await within(receiving, 10_000, `round ${round}: the app receiving its messages`);
 
         const how = HOWS[round % HOWS.length]!;
-        // Wait for the restart and for the sender's reconnection: what libzmq
+        // Wait for the restart and for both links to be back: what libzmq
         // writes to a connection in the instant before it notices the close
         // is lost, as with any tcp peer going away.
         let off = (): void => undefined;
         const back = new Promise<void>((resolve) => {
           let restarted = false;
+          const up = new Set<string | undefined>();
           off = v.on((e) => {
             if (e.type === "driver-restarted") restarted = true;
-            else if (restarted && e.type === "connected") resolve();
+            else if (restarted && e.type === "connected") {
+              up.add(e.endpoint);
+              if (up.size === 2) resolve();
+            }
           });
         });
         v.crashDriver(t.scheme, how);
-        await within(back, 6000, `round ${round}: the driver restarting after "${how}" and the sender reconnecting`).finally(off);
+        await within(back, 6000, `round ${round}: the driver restarting after "${how}" and both links reconnecting`).finally(off);
         if (gc) {
           // Pressure: collect, and churn memory so anything freed gets reused.
           gc();
@@ -139,7 +156,7 @@ for (const t of testTransports("ztcp")) {
     it(`the app holds 1 KiB and 1 MiB messages from the driver across ${CRASHES} crashes; every byte intact`, async () => {
       const { held, restarts } = await holdAcrossCrashes(undefined, 1);
       expect(restarts).toBe(CRASHES);
-      expect(held).toHaveLength(CRASHES * (SMALL_PER_ROUND + 1));
+      expect(held).toHaveLength(CRASHES * (2 * SMALL_PER_ROUND + 1));
       verify(held);
     });
 
