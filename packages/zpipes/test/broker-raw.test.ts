@@ -481,6 +481,25 @@ describe("memory bounds", () => {
   });
 });
 
+describe("shutdown with a plugin-held pipe end (the cluster seam)", () => {
+  it("fails a pending READ with READ_FAILED before a bridge-held writer leaves, never a false READ_END", async () => {
+    const ep = await start();
+    const bridge = { label: "bridge", pipeChanged() {} };
+    const opened = broker?.registry.openWriter("p", bridge);
+    expect(opened?.ok).toBe(true);
+    const r = await client(ep);
+    expect(await r.call(F.input("p"))).toBe(F.INPUT_OK);
+    await r.send(F.read(10, 0));
+    await expectPending(r);
+    broker?.quiesce(); // what zbroker does on TERM before stopping plugins
+    if (opened?.ok) opened.pipe.detachWriter(); // the plugin's bridge leaves
+    expect(await r.recvHex()).toBe(F.readFailed("broker shutting down"));
+    await broker?.stop();
+    broker = null;
+    expect(r.pending).toBe(0);
+  });
+});
+
 describe("the slow path through the machine", () => {
   it("gives the same replies with the fast path off", async () => {
     const { w, r } = await pair(await start({ fastPath: false }));
