@@ -452,6 +452,31 @@ for (const t of testTransports("ztcp")) {
         p.socket.write(Buffer.concat([greeting(), ready("DEALER"), longFrameHeader(1n << 62n)])),
       );
 
+      // RFC 37 §"Framing": flags 0x01 = MORE; the bound is on the whole message.
+      const firstFrame = Buffer.from([0x01, 1, 0x61]);
+      await expectDropped("a 2^62-byte frame after a MORE frame", "disconnected", "ZMTP_MESSAGE_TOO_LARGE", (p) =>
+        p.socket.write(Buffer.concat([greeting(), ready("DEALER"), firstFrame, longFrameHeader(1n << 62n)])),
+      );
+
+      await expectDropped("a peer closing in the middle of a multipart message", "disconnected", "ZMTP_TRUNCATED", (p) =>
+        p.socket.end(Buffer.concat([greeting(), ready("DEALER"), firstFrame])),
+      );
+
+      // Two 40 KiB frames: each under maxMessageSize (64 KiB), together over it.
+      const part = (more: boolean): Buffer => {
+        const h = longFrameHeader(40n * 1024n);
+        if (more) h[0] = 0x03; // MORE | LONG
+        return Buffer.concat([h, Buffer.alloc(40 * 1024, 0x62)]);
+      };
+      const limitedPort = Number(new URL(limited.replace(/^[a-z]+:/, "http:")).port);
+      await expectDropped(
+        "a multipart message over maxMessageSize",
+        "disconnected",
+        "ZMTP_MESSAGE_TOO_LARGE",
+        (p) => p.socket.write(Buffer.concat([greeting(), ready("DEALER"), part(true), part(false)])),
+        limitedPort,
+      );
+
       await expectDropped("a peer that sends nothing", "handshake-failed", "ZMTP_HANDSHAKE_TIMEOUT", () => undefined);
 
       await expectDropped("a peer that sends half a greeting", "handshake-failed", "ZMTP_HANDSHAKE_TIMEOUT", (p) =>
@@ -547,3 +572,80 @@ describe("a driver that crashes by itself on every bind", () => {
     });
   }
 });
+
+for (const t of testTransports("ztcp")) {
+  describe(`${t.scheme}: a connecting vtx socket facing misbehaving servers`, () => {
+    let vtx: Vtx | undefined;
+    let server: net.Server | undefined;
+    afterEach(async () => {
+      await vtx?.destroy();
+      server?.close();
+    });
+
+    it("drops each bad server with a code, keeps retrying, and delivers what the app queued once a real peer answers", async () => {
+      type Behaviour = "silent" | "garbage" | "huge-frame";
+      let behaviour: Behaviour = "silent";
+      const accepted: Behaviour[] = [];
+      const conns = new Set<net.Socket>();
+      server = net.createServer((c) => {
+        conns.add(c);
+        c.on("close", () => conns.delete(c));
+        c.on("error", () => undefined);
+        c.on("data", () => undefined);
+        accepted.push(behaviour);
+        if (behaviour === "garbage") c.write(Buffer.from("HTTP/1.1 400 Bad Request\r\n\r\n".padEnd(80, " ")));
+        else if (behaviour === "huge-frame") c.write(Buffer.concat([greeting(), ready("ROUTER"), longFrameHeader(1n << 62n)]));
+      });
+      await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+      const port = (server.address() as net.AddressInfo).port;
+
+      vtx = vtxWith(t);
+      const v = vtx;
+      const events: VtxEvent[] = [];
+      v.on((e) => events.push(e));
+      const dealer = v.socket("DEALER");
+      await v.connect(dealer, `${t.scheme}://127.0.0.1:${port}`, {
+        handshakeTimeout: 300,
+        reconnectInterval: 50,
+        reconnectIntervalMax: 100,
+      });
+      const dropped = async (b: Behaviour, type: "handshake-failed" | "disconnected", code: string): Promise<void> => {
+        behaviour = b;
+        const from = events.length;
+        // Two in a row: the first may be a connection accepted before the switch.
+        for (let n = 0; n < 2; n++) {
+          const ev = await eventOf(v, `${type} (${b} server)`, (e) => e.type === type && events.indexOf(e) >= from, 3000);
+          expect(ev.error?.code).toBe(code);
+        }
+      };
+      // A server that completes the handshake would be handed the app's
+      // queued messages (lost with it, as over tcp), so it goes first.
+      await dropped("huge-frame", "disconnected", "ZMTP_MESSAGE_TOO_LARGE");
+      await dropped("silent", "handshake-failed", "ZMTP_HANDSHAKE_TIMEOUT");
+      // Connections are dialed one at a time, so from here on none completes
+      // a handshake: this waits in the connect-side bridge.
+      await dealer.send("queued through all of it");
+      await dropped("silent", "handshake-failed", "ZMTP_HANDSHAKE_TIMEOUT");
+      await dropped("garbage", "handshake-failed", "ZMTP_BAD_SIGNATURE");
+      expect(accepted.length).toBeGreaterThanOrEqual(8);
+
+      // Now a real peer takes the port: the queued message arrives, and the link works both ways.
+      await new Promise<void>((resolve) => {
+        server!.close(() => resolve());
+        for (const c of conns) c.destroy();
+      });
+      server = undefined;
+      const router = new zmq.Router({ linger: 0 });
+      try {
+        await router.bind(`tcp://127.0.0.1:${port}`);
+        const [id, body] = await within(router.receive(), 5000, "the queued message");
+        expect(body!.toString()).toBe("queued through all of it");
+        await router.send([id!, "answer"]);
+        expect(strs(await within(dealer.receive(), 5000, "the answer"))).toEqual(["answer"]);
+      } finally {
+        router.close();
+      }
+      expect(events.filter((e) => e.type.startsWith("driver-"))).toEqual([]);
+    });
+  });
+}
