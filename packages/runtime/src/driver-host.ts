@@ -140,16 +140,16 @@ class DriverInstance implements DriverContext {
     if (!driver) return;
     switch (msg.t) {
       case "bind":
-        this.#reply(msg.ref, driver.bind(msg.req).then((endpoint) => ({ endpoint })));
+        this.#reply(msg.ref, () => driver.bind(msg.req).then((endpoint) => ({ endpoint })));
         return;
       case "connect":
-        this.#reply(msg.ref, driver.connect(msg.req).then(() => ({})));
+        this.#reply(msg.ref, () => driver.connect(msg.req).then(() => ({})));
         return;
       case "unbind":
-        this.#reply(msg.ref, driver.unbind(msg.id).then(() => ({})));
+        this.#reply(msg.ref, () => driver.unbind(msg.id).then(() => ({})));
         return;
       case "disconnect":
-        this.#reply(msg.ref, driver.disconnect(msg.id).then(() => ({})));
+        this.#reply(msg.ref, () => driver.disconnect(msg.id).then(() => ({})));
         return;
       case "auth-reply": {
         const w = this.#authWaiters.get(msg.ref);
@@ -169,7 +169,16 @@ class DriverInstance implements DriverContext {
     }
   }
 
-  #reply(ref: number, p: Promise<{ endpoint?: string }>): void {
+  /** Runs one driver call and replies with its outcome; a driver that throws
+   *  synchronously (a non-async method) fails that call, not the whole driver. */
+  #reply(ref: number, call: () => Promise<{ endpoint?: string }>): void {
+    let p: Promise<{ endpoint?: string }>;
+    try {
+      p = call();
+    } catch (err) {
+      this.#mailbox?.send({ t: "reply", ref, ok: false, error: toWireError(err) });
+      return;
+    }
     p.then(
       (r) => this.#mailbox?.send({ t: "reply", ref, ok: true, ...r }),
       (err: unknown) => this.#mailbox?.send({ t: "reply", ref, ok: false, error: toWireError(err) }),
