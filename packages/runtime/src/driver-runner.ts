@@ -41,6 +41,8 @@ export class DriverRunner {
   readonly #supervisor: Supervisor;
   #mailbox: Mailbox<ManagerToHost, HostToManager> | null = null;
   #ready: Promise<void> | null = null;
+  /** Between a crash and the next start that gets ready: what calls made meanwhile wait for. */
+  #between: { promise: Promise<void>; resolve: () => void; reject: (e: VtxError) => void } | null = null;
   #pending = new Map<number, Pending>();
   #ref = 0;
   #started = false;
@@ -68,6 +70,9 @@ export class DriverRunner {
       );
     });
     this.#supervisor.on("stopped", (s) => {
+      const between = this.#between;
+      this.#between = null;
+      between?.reject(s.reason === "normal" ? new VtxError("VTX_DRIVER_STOPPED", `driver "${scheme}" was stopped`) : (this.#failure ?? s.error));
       if (s.reason !== "normal") {
         this.#failure ??= s.error;
         this.#host.event(scheme, { type: "driver-stopped", error: { code: this.#failure.code, message: this.#failure.message } });
@@ -101,7 +106,19 @@ export class DriverRunner {
       failReady = reject;
     });
     ready.catch(() => undefined);
-    this.#ready = ready;
+    const between = this.#between;
+    if (between) {
+      // Calls made since the crash wait for a start that gets ready, not
+      // for this attempt in particular (it may fail and be retried).
+      ready.then(
+        () => {
+          if (this.#between === between) this.#between = null;
+          between.resolve();
+        },
+        () => undefined,
+      );
+    }
+    this.#ready = between?.promise ?? ready;
     let exitError: WireError | undefined;
     const exited = (async (): Promise<ChildExit> => {
       try {
@@ -124,6 +141,19 @@ export class DriverRunner {
         mailbox?.close();
         const err = new VtxError("VTX_DRIVER_DOWN", `driver "${this.scheme}" went down`);
         this.#failAll(err);
+        if (!this.#stopped && this.#failure === null && this.#between === null) {
+          // Until the supervisor has restarted it (or given up), a bind or
+          // connect waits for the restart instead of failing at once.
+          let resolve: () => void = () => undefined;
+          let reject: (e: VtxError) => void = () => undefined;
+          const promise = new Promise<void>((res, rej) => {
+            resolve = res;
+            reject = rej;
+          });
+          promise.catch(() => undefined);
+          this.#between = { promise, resolve, reject };
+          this.#ready = promise;
+        }
         this.#host.driverDown(this, exitError);
       }
     })();
