@@ -649,3 +649,45 @@ for (const t of testTransports("ztcp")) {
     });
   });
 }
+
+describe("driver calls at awkward moments", () => {
+  let vtx: Vtx | undefined;
+  afterEach(async () => {
+    await vtx?.destroy();
+  });
+  const buggy = (): { module: string; export: string } => ({
+    module: new URL("./fixtures/buggy-driver.mjs", import.meta.url).href,
+    export: "createBuggyDriver",
+  });
+
+  it("a driver method that throws synchronously fails that call with its code; the driver keeps running", async () => {
+    vtx = new (await import("@vtx/runtime")).Vtx();
+    vtx.register("buggy", buggy());
+    const events: VtxEvent[] = [];
+    vtx.on((e) => events.push(e));
+    const s = vtx.socket("PULL");
+    await expect(within(vtx.bind(s, "buggy://127.0.0.1:1", { driver: { throwNow: true } }), 5000, "bad bind")).rejects.toMatchObject({
+      code: "BUGGY_BIND",
+    });
+    expect(await within(vtx.bind(s, "buggy://127.0.0.1:2"), 5000, "next bind")).toBe("buggy://127.0.0.1:2");
+    expect(events.filter((e) => e.type.startsWith("driver-"))).toEqual([]);
+  });
+
+  it("a bind or connect made while the driver is being restarted waits for the restart instead of failing", async () => {
+    const [zt] = testTransports("ztcp");
+    vtx = vtxWith(zt!, { restartIntensity: 10, restartPeriod: 10_000 });
+    const v = vtx;
+    const pull = v.socket("PULL");
+    await v.bind(pull, zt!.bindEndpoint());
+    const crashed = eventOf(v, "driver-crashed", (e) => e.type === "driver-crashed");
+    v.crashDriver(zt!.scheme, "throw");
+    await crashed;
+    // The supervisor restarts the driver from a later macrotask: this call
+    // lands while no driver is running.
+    const ep = await within(v.bind(pull, zt!.bindEndpoint()), 5000, "bind during the restart");
+    const push = v.socket("PUSH");
+    await within(v.connect(push, ep), 5000, "connect");
+    await push.send("through the endpoint bound during the restart");
+    expect(strs(await within(pull.receive(), 5000, "message"))).toEqual(["through the endpoint bound during the restart"]);
+  });
+});
