@@ -139,6 +139,23 @@ describe("udp:// driver, plain mode, on loopback", () => {
     for (let i = 0; i < 2000; i++) expect(strs(await within(pull.receive(), WAIT, `message ${i}`))).toEqual([String(i)]);
   });
 
+  it("an XSUB's subscription message reaches a remote PUB, which then sends it the topic", async () => {
+    const vtx = newVtx();
+    const pub = vtx.socket("PUB", { linger: 0 });
+    const pubEp = await vtx.bind(pub, "udp://127.0.0.1:0");
+    const xsub = vtx.socket("XSUB", { linger: 0 });
+    await vtx.connect(xsub, pubEp);
+    await xsub.send(Buffer.from("\x01news"));
+    let first: Buffer[] | undefined;
+    const got = xsub.receive().then((m) => (first = m));
+    for (let i = 0; i < 200 && first === undefined; i++) {
+      await pub.send(["other", "x"]);
+      await pub.send(["news", `n${i}`]);
+      await Promise.race([got, new Promise((r) => setTimeout(r, 10))]);
+    }
+    expect(strs(await within(got, WAIT, "news at the XSUB"))[0]).toBe("news");
+  });
+
   it("a bound PAIR refuses a second peer (REFUSE BUSY) and an incompatible socket type is refused", async () => {
     const vtx = newVtx();
     const pair = vtx.socket("PAIR", { linger: 0 });
