@@ -139,6 +139,22 @@ describe("udp:// driver, plain mode, on loopback", () => {
     for (let i = 0; i < 2000; i++) expect(strs(await within(pull.receive(), WAIT, `message ${i}`))).toEqual([String(i)]);
   });
 
+  it("an XPUB sees a remote SUB's subscribe and cancel", async () => {
+    const vtx = newVtx();
+    const xpub = vtx.socket("XPUB", { linger: 0 });
+    const ep = await vtx.bind(xpub, "udp://127.0.0.1:0");
+    const sub = vtx.socket("SUB", { linger: 0 });
+    // As a subscriber application would, the SUB waits for messages: a socket
+    // that makes no call does not process libzmq's commands, so the bridge's
+    // pipe would not attach and the subscription would not leave it.
+    sub.receive().catch(() => undefined);
+    await vtx.connect(sub, ep);
+    sub.subscribe("topic-a");
+    expect(strs(await within(xpub.receive(), WAIT, "subscribe at the XPUB"))).toEqual(["\x01topic-a"]);
+    sub.unsubscribe("topic-a");
+    expect(strs(await within(xpub.receive(), WAIT, "cancel at the XPUB"))).toEqual(["\x00topic-a"]);
+  });
+
   it("an XSUB's subscription message reaches a remote PUB, which then sends it the topic", async () => {
     const vtx = newVtx();
     const pub = vtx.socket("PUB", { linger: 0 });
