@@ -190,6 +190,7 @@ class DriverInstance implements DriverContext {
     setImmediate(() => {
       // Real misbehaviour, trapped by the same handlers as a real bug; the
       // blame is taken by the first trap that fires.
+      // eslint-disable-next-line @typescript-eslint/no-this-alias -- the blame is module state read by the process-wide traps
       blamed = this;
       if (how === "exit") process.exit(70);
       else if (how === "throw") throw new Error("chaos: driver threw");

@@ -57,7 +57,7 @@ function leaveWithoutFreeingTheMainEnvironment(): void {
     const listeners = process.listeners("exit");
     for (const l of listeners.slice(listeners.indexOf(onExit) + 1)) {
       try {
-        (l as (c: number) => void).call(process, code);
+        l.call(process, code);
       } catch {
         // An 'exit' listener's error must not keep us from leaving cleanly.
       }
