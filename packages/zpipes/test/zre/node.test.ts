@@ -136,7 +136,17 @@ describe("ZRE node", () => {
     await a.rec.waitFor("a ENTER b1", is("ENTER", b1.node.id));
     const port = Number(b1.node.endpoint.split(":").pop());
     await b1.node.stop();
-    const b2 = await startNode({ ...slow, name: "b", port, gossip: [a.node.endpoint] });
+    // libzmq releases a closed listener in its I/O thread, a moment after
+    // close() returns and with nothing to await: retry the bind, bounded.
+    let b2: Awaited<ReturnType<typeof startNode>> | undefined;
+    for (let attempt = 0; b2 === undefined; attempt++) {
+      try {
+        b2 = await startNode({ ...slow, name: "b", port, gossip: [a.node.endpoint] });
+      } catch (err) {
+        if (attempt >= 100 || !String(err).includes("Address already in use")) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
     expect(b2.node.endpoint).toBe(b1.node.endpoint);
     const exit = await a.rec.waitFor("a EXIT b1", is("EXIT", b1.node.id), 3000);
     expect(exit.reason).toBe("restarted");
