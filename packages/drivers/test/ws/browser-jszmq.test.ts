@@ -129,7 +129,8 @@ describe("jszmq in headless Chromium against a vtx ws:// bind", () => {
       await within(gone, 10_000, "chromium exit").catch(() => chrome.kill("SIGKILL"));
     }
     await new Promise<void>((r) => server?.close(() => r()));
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    // Chromium's helper processes may still be writing into the profile for a moment.
+    if (profile) rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   });
 
   afterEach(async () => {
