@@ -79,8 +79,6 @@ export type VtxEventType =
   | "disconnected"
   | "handshake-failed"
   | "peer-error"
-  | "bridge-up"
-  | "bridge-down"
   | "driver-crashed"
   | "driver-restarted"
   | "driver-stopped";

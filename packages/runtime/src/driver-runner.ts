@@ -21,7 +21,6 @@ export interface RunnerOptions {
   intensity: number;
   period: number;
   shutdownTimeout: number;
-  startTimeout: number;
 }
 
 type Pending = { resolve: (r: { endpoint?: string; inproc?: string }) => void; reject: (e: VtxError) => void };

@@ -279,7 +279,6 @@ export class Vtx {
         intensity: this.#opts.restartIntensity,
         period: this.#opts.restartPeriod,
         shutdownTimeout: this.#opts.shutdownTimeout,
-        startTimeout: 10_000,
       });
       this.#drivers.set(scheme, runner);
     }

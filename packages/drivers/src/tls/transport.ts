@@ -2,6 +2,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import type { Endpoint, LinkOptions, StreamTransport } from "@vtx/runtime";
 import { formatEndpoint, isWildcardHost, VtxError } from "@vtx/runtime";
+import { dialTcp } from "../net/dial-tcp.js";
 import { connectViaProxy } from "../proxy/http-connect.js";
 import { resolveTlsOptions, type TlsOptions } from "./options.js";
 import { tlsError } from "./tls-errors.js";
@@ -29,23 +30,7 @@ function secureOptions(o: TlsOptions): tls.SecureContextOptions {
 
 function rawConnect(endpoint: Endpoint, o: TlsOptions, signal: AbortSignal, timeoutMs: number): Promise<net.Socket> {
   if (o.proxy !== undefined) return connectViaProxy({ proxy: o.proxy, host: endpoint.host, port: endpoint.port, signal, timeoutMs });
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
-    const onAbort = (): void => {
-      socket.destroy();
-      reject(new VtxError("VTX_ABORTED", "dial aborted"));
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    socket.once("error", (err: NodeJS.ErrnoException) => {
-      signal.removeEventListener("abort", onAbort);
-      reject(new VtxError(err.code ?? "VTX_DIAL", `cannot connect to ${endpoint.raw}: ${err.message}`));
-    });
-    socket.once("connect", () => {
-      signal.removeEventListener("abort", onAbort);
-      socket.removeAllListeners("error");
-      resolve(socket);
-    });
-  });
+  return dialTcp(endpoint, signal);
 }
 
 /**

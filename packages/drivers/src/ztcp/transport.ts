@@ -1,6 +1,7 @@
 import * as net from "node:net";
 import type { Endpoint, LinkOptions, StreamTransport } from "@vtx/runtime";
 import { formatEndpoint, isWildcardHost, VtxError } from "@vtx/runtime";
+import { dialTcp } from "../net/dial-tcp.js";
 
 /**
  * ZMTP over plain TCP: the smallest stream transport, and the one a driver
@@ -29,27 +30,11 @@ export const tcpTransport: StreamTransport = {
     });
   },
 
-  dial(endpoint: Endpoint, _options: LinkOptions, signal: AbortSignal) {
-    return new Promise((resolve, reject) => {
-      if (isWildcardHost(endpoint.host)) {
-        reject(new VtxError("VTX_ENDPOINT_MALFORMED", `cannot connect to a wildcard host: ${endpoint.raw}`));
-        return;
-      }
-      const socket = net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
-      const onAbort = (): void => {
-        socket.destroy();
-        reject(new VtxError("VTX_ABORTED", "dial aborted"));
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      socket.once("error", (err: NodeJS.ErrnoException) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(new VtxError(err.code ?? "VTX_DIAL", `cannot connect to ${endpoint.raw}: ${err.message}`));
-      });
-      socket.once("connect", () => {
-        signal.removeEventListener("abort", onAbort);
-        socket.removeAllListeners("error");
-        resolve({ duplex: socket, peer: `${socket.remoteAddress ?? endpoint.host}:${socket.remotePort ?? endpoint.port}` });
-      });
-    });
+  async dial(endpoint: Endpoint, _options: LinkOptions, signal: AbortSignal) {
+    if (isWildcardHost(endpoint.host)) {
+      throw new VtxError("VTX_ENDPOINT_MALFORMED", `cannot connect to a wildcard host: ${endpoint.raw}`);
+    }
+    const socket = await dialTcp(endpoint, signal);
+    return { duplex: socket, peer: `${socket.remoteAddress ?? endpoint.host}:${socket.remotePort ?? endpoint.port}` };
   },
 };
