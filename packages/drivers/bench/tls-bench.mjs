@@ -12,7 +12,7 @@
  *
  *   pnpm build && node packages/drivers/bench/tls-bench.mjs [--runs 5] [--quick] [--only tls|curve]
  */
-import { execFileSync, fork } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,15 +22,10 @@ import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { Vtx } from "@vtx/runtime";
 import { tls, ztcp } from "@vtx/drivers";
+import { fmt, median, runChild, spawnPeer, throughput } from "./two-process.mjs";
 
 const HERE = fileURLToPath(import.meta.url);
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-/** A CA-signed certificate for 127.0.0.1, made for this run only. */
 function makePki() {
   const dir = mkdtempSync(join(tmpdir(), "vtx-bench-pki-"));
   const run = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
@@ -80,10 +75,10 @@ async function open(transport, type, ctx) {
 // ---- child: the receiving side ----------------------------------------------
 
 async function child() {
-  const { transport, count, size, ctx } = JSON.parse(process.argv[3]);
+  const { transport, count, size, extra: ctx } = JSON.parse(process.argv[3]);
   const total = count * size;
   if (transport === "raw-tls") {
-    // Counts bytes; timing from the first byte, like the PULL side below.
+    // Counts bytes; timing from the first byte, like the PULL child in two-process.mjs.
     const server = nodeTls.createServer({ key: ctx.pki.key, cert: ctx.pki.cert }, (sock) => {
       let bytes = 0;
       let first = 0;
@@ -92,7 +87,7 @@ async function child() {
         bytes += chunk.length;
         if (bytes >= total) {
           const ms = performance.now() - first;
-          process.send({ done: { ms, count: count - 1, bytes: total - (bytes === total ? 0 : 0) } });
+          process.send({ done: { ms, count: count - 1, bytes: total } });
           sock.end();
           server.close();
         }
@@ -102,43 +97,11 @@ async function child() {
     await new Promise((r) => server.once("close", r));
     process.exit(0);
   }
-  const side = await open(transport, "PULL", ctx);
-  const ep = await side.bind();
-  process.send({ ready: ep });
-  let first = 0;
-  let bytes = 0;
-  let got = 0;
-  // A stalled run says how far it got instead of just going silent.
-  const watchdog = setInterval(() => process.stderr.write(`bench PULL (${transport}): ${got}/${count} received\n`), 30_000);
-  watchdog.unref();
-  for (let i = 0; i < count; i++, got++) {
-    const [m] = await side.s.receive();
-    if (i === 0) first = performance.now();
-    bytes += m.length;
-  }
-  const ms = performance.now() - first;
-  if (bytes !== total) throw new Error(`received ${bytes} bytes, expected ${total}`);
-  process.send({ done: { ms, count: count - 1, bytes } });
-  await side.close();
-  process.exit(0);
-}
-
-function spawnPeer(spec) {
-  const p = fork(HERE, ["child", JSON.stringify(spec)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const next = () =>
-    new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`bench peer silent for 120 s (${spec.transport})`)), 120_000);
-      p.once("message", (m) => {
-        clearTimeout(t);
-        resolve(m);
-      });
-      p.once("exit", (code) => code !== 0 && reject(new Error(`bench peer exited with ${code}`)));
-    });
-  return { p, next };
+  await runChild(open);
 }
 
 async function rawTls(size, count, ctx) {
-  const peer = spawnPeer({ transport: "raw-tls", count, size, ctx });
+  const peer = spawnPeer(HERE, { transport: "raw-tls", count, size, extra: ctx });
   const { ready } = await peer.next();
   const sock = nodeTls.connect({ host: "127.0.0.1", port: Number(ready), ca: ctx.pki.ca });
   await new Promise((resolve, reject) => sock.once("secureConnect", resolve).once("error", reject));
@@ -153,18 +116,9 @@ async function rawTls(size, count, ctx) {
   return { msgsPerSec: (r.count / r.ms) * 1000, mbPerSec: r.bytes / r.ms / 1000 };
 }
 
-async function throughput(transport, size, count, ctx) {
+function benchThroughput(transport, size, count, ctx) {
   if (transport === "raw-tls") return rawTls(size, count, ctx);
-  const peer = spawnPeer({ transport, count, size, ctx });
-  const { ready } = await peer.next();
-  const side = await open(transport, "PUSH", ctx);
-  await side.connect(ready);
-  const body = Buffer.alloc(size, 7);
-  const done = peer.next();
-  for (let i = 0; i < count; i++) await side.s.send(body);
-  const { done: r } = await done;
-  await side.close();
-  return { msgsPerSec: (r.count / r.ms) * 1000, mbPerSec: r.bytes / r.ms / 1000 };
+  return throughput(HERE, open, { transport, size, count, extra: ctx });
 }
 
 async function main() {
@@ -180,15 +134,14 @@ async function main() {
     { name: "CURVE vs NULL 64 KiB", anchor: "ztcp", anchorName: "NULL", subject: "curve", size: 65536, count: 10_000 / q, metric: "mbPerSec", unit: "MB/s" },
   ];
   console.log(`tls:// and CURVE — two processes, ${runs} interleaved runs each, medians`);
-  const fmt = (x) => (x >= 1000 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1));
   const results = [];
   for (const c of cases) {
     if (values.only !== "" && !c.name.toLowerCase().includes(values.only.toLowerCase())) continue;
     const anchor = [];
     const subject = [];
     for (let r = 0; r < runs; r++) {
-      anchor.push((await throughput(c.anchor, c.size, c.count, ctx))[c.metric]);
-      subject.push((await throughput(c.subject, c.size, c.count, ctx))[c.metric]);
+      anchor.push((await benchThroughput(c.anchor, c.size, c.count, ctx))[c.metric]);
+      subject.push((await benchThroughput(c.subject, c.size, c.count, ctx))[c.metric]);
     }
     const a = median(anchor);
     const s = median(subject);

@@ -12,20 +12,15 @@
  *
  *   pnpm build && node packages/drivers/bench/udp-bench.mjs [--runs 5] [--quick] [--plain]
  */
-import { fork } from "node:child_process";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { Vtx } from "@vtx/runtime";
 import { udp } from "@vtx/drivers";
+import { fmt, median, roundTrip, runChild, throughput } from "./two-process.mjs";
 
 const HERE = fileURLToPath(import.meta.url);
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Opens a socket on `transport`: a plain zeromq.js socket, or a vtx one over udp. */
 async function open(transport, type, reliable) {
@@ -57,99 +52,13 @@ async function open(transport, type, reliable) {
 
 // ---- child: the receiving / replying side --------------------------------------
 
-async function child() {
-  const { role, transport, count, size, reliable } = JSON.parse(process.argv[3]);
-  const side = await open(transport, role, reliable);
-  const ep = await side.bind();
-  process.send({ ready: ep });
-  if (role === "PULL") {
-    let first = 0;
-    let bytes = 0;
-    let n = 0;
-    let last = 0;
-    // Plain mode may lose messages: a watchdog (not a timer per message)
-    // closes the socket after 1 s without progress; what arrived is reported.
-    let seen = -1;
-    const watchdog = reliable
-      ? undefined
-      : setInterval(() => {
-          if (n === seen) side.s.close();
-          seen = n;
-        }, 1000);
-    try {
-      for (; n < count; n++) {
-        const m = await side.s.receive();
-        if (n === 0) first = performance.now();
-        bytes += m[0].length;
-        last = performance.now();
-      }
-    } catch (err) {
-      if (reliable) throw err;
-    }
-    clearInterval(watchdog);
-    const ms = last - first;
-    if (reliable && bytes !== count * size) throw new Error(`received ${bytes} bytes, expected ${count * size}`);
-    process.send({ done: { ms, count: n - 1, bytes, received: n } });
-  } else {
-    for (let i = 0; i < count; i++) {
-      const [m] = await side.s.receive();
-      await side.s.send(m);
-    }
-    process.send({ done: {} });
-  }
-  await side.close().catch(() => undefined);
-  process.exit(0);
-}
-
-function spawnPeer(spec) {
-  const p = fork(HERE, ["child", JSON.stringify(spec)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const next = () =>
-    new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`bench peer silent for 120 s (${JSON.stringify(spec)})`)), 120_000);
-      p.once("message", (m) => {
-        clearTimeout(t);
-        resolve(m);
-      });
-      p.once("exit", (code) => code !== 0 && reject(new Error(`bench peer exited with ${code}`)));
-    });
-  return { p, next };
-}
-
-async function throughput(transport, size, count, reliable) {
-  const peer = spawnPeer({ role: "PULL", transport, count, size, reliable });
-  const { ready } = await peer.next();
-  const side = await open(transport, "PUSH", reliable);
-  await side.connect(ready);
-  const body = Buffer.alloc(size, 7);
-  const done = peer.next();
-  for (let i = 0; i < count; i++) await side.s.send(body);
-  const { done: r } = await done;
-  await side.close();
-  return { msgsPerSec: (r.count / r.ms) * 1000, mbPerSec: r.bytes / r.ms / 1000, received: r.received };
-}
-
-async function roundTrip(transport, count, reliable) {
-  const peer = spawnPeer({ role: "REP", transport, count, size: 0, reliable });
-  const { ready } = await peer.next();
-  const side = await open(transport, "REQ", reliable);
-  await side.connect(ready);
-  const body = Buffer.from("ping");
-  // Warm-up outside the timing.
-  const warm = Math.min(200, count / 10);
-  for (let i = 0; i < warm; i++) {
-    await side.s.send(body);
-    await side.s.receive();
-  }
-  const t0 = performance.now();
-  for (let i = warm; i < count; i++) {
-    await side.s.send(body);
-    await side.s.receive();
-  }
-  const us = ((performance.now() - t0) * 1000) / (count - warm);
-  await peer.next();
-  await side.close();
-  return { us };
-}
+// Plain mode may lose messages: the receiving child then stops after 1 s
+// without progress and reports what arrived (`lossy`).
+const bench = {
+  throughput: (transport, size, count, reliable) =>
+    throughput(HERE, open, { transport, size, count, extra: reliable, lossy: !reliable }),
+  roundTrip: (transport, count, reliable) => roundTrip(HERE, open, { transport, count, extra: reliable }),
+};
 
 async function main() {
   const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, quick: { type: "boolean", default: false }, plain: { type: "boolean", default: false } } });
@@ -157,9 +66,9 @@ async function main() {
   const q = values.quick ? 10 : 1;
   const reliable = !values.plain;
   const cases = [
-    { name: "PUSH→PULL 64 B", fn: (t) => throughput(t, 64, 300_000 / q, reliable), metric: "msgsPerSec", unit: "msg/s", better: "higher", bar: 0.6, floor: 200_000 },
-    { name: "PUSH→PULL 1 KiB", fn: (t) => throughput(t, 1024, 200_000 / q, reliable), metric: "msgsPerSec", unit: "msg/s", better: "higher" },
-    { name: "REQ/REP round trip", fn: (t) => roundTrip(t, 20_000 / q, reliable), metric: "us", unit: "µs", better: "lower", bar: 1.3 },
+    { name: "PUSH→PULL 64 B", fn: (t) => bench.throughput(t, 64, 300_000 / q, reliable), metric: "msgsPerSec", unit: "msg/s", better: "higher", bar: 0.6, floor: 200_000 },
+    { name: "PUSH→PULL 1 KiB", fn: (t) => bench.throughput(t, 1024, 200_000 / q, reliable), metric: "msgsPerSec", unit: "msg/s", better: "higher" },
+    { name: "REQ/REP round trip", fn: (t) => bench.roundTrip(t, 20_000 / q, reliable), metric: "us", unit: "µs", better: "lower", bar: 1.3 },
   ];
   console.log(`udp:// (${reliable ? "reliable" : "plain"} mode) vs native tcp:// — two processes, ${runs} interleaved runs each, medians; load average at start ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   const results = [];
@@ -176,7 +85,6 @@ async function main() {
     const n = median(native);
     const v = median(virt);
     const ratio = v / n;
-    const fmt = (x) => (x >= 1000 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1));
     let verdict = "";
     if (c.bar !== undefined) {
       const ok = (c.better === "higher" ? ratio >= c.bar : ratio <= c.bar) && (c.floor === undefined || v >= c.floor);
@@ -191,7 +99,7 @@ async function main() {
 }
 
 if (process.argv[2] === "child") {
-  await child();
+  await runChild(open);
 } else {
   await main();
   process.exit(0);

@@ -11,19 +11,14 @@
  *
  *   pnpm build && node packages/drivers/bench/ztcp-bench.mjs [--runs 5] [--quick]
  */
-import { fork } from "node:child_process";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { Vtx } from "@vtx/runtime";
 import { ztcp } from "@vtx/drivers";
+import { fmt, median, roundTrip, runChild, throughput } from "./two-process.mjs";
 
 const HERE = fileURLToPath(import.meta.url);
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Opens a socket on `transport`: a plain zeromq.js socket, or a vtx one over ztcp. */
 async function open(transport, type) {
@@ -53,93 +48,19 @@ async function open(transport, type) {
   };
 }
 
-// ---- child: the receiving / replying side --------------------------------------
-
-async function child() {
-  const { role, transport, count, size } = JSON.parse(process.argv[3]);
-  const side = await open(transport, role);
-  const ep = await side.bind();
-  process.send({ ready: ep });
-  if (role === "PULL") {
-    let first = 0;
-    let bytes = 0;
-    for (let i = 0; i < count; i++) {
-      const [m] = await side.s.receive();
-      if (i === 0) first = performance.now();
-      bytes += m.length;
-    }
-    const ms = performance.now() - first;
-    if (bytes !== count * size) throw new Error(`received ${bytes} bytes, expected ${count * size}`);
-    process.send({ done: { ms, count: count - 1, bytes } });
-  } else {
-    for (let i = 0; i < count; i++) {
-      const [m] = await side.s.receive();
-      await side.s.send(m);
-    }
-    process.send({ done: {} });
-  }
-  await side.close();
-  process.exit(0);
-}
-
-function spawnPeer(spec) {
-  const p = fork(HERE, ["child", JSON.stringify(spec)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const next = () =>
-    new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`bench peer silent for 120 s (${JSON.stringify(spec)})`)), 120_000);
-      p.once("message", (m) => {
-        clearTimeout(t);
-        resolve(m);
-      });
-      p.once("exit", (code) => code !== 0 && reject(new Error(`bench peer exited with ${code}`)));
-    });
-  return { p, next };
-}
-
-async function throughput(transport, size, count) {
-  const peer = spawnPeer({ role: "PULL", transport, count, size });
-  const { ready } = await peer.next();
-  const side = await open(transport, "PUSH");
-  await side.connect(ready);
-  const body = Buffer.alloc(size, 7);
-  const done = peer.next();
-  for (let i = 0; i < count; i++) await side.s.send(body);
-  const { done: r } = await done;
-  await side.close();
-  return { msgsPerSec: (r.count / r.ms) * 1000, mbPerSec: (r.bytes / r.ms) / 1000 };
-}
-
-async function roundTrip(transport, count) {
-  const peer = spawnPeer({ role: "REP", transport, count, size: 0 });
-  const { ready } = await peer.next();
-  const side = await open(transport, "REQ");
-  await side.connect(ready);
-  const body = Buffer.from("ping");
-  // Warm-up outside the timing.
-  const warm = Math.min(200, count / 10);
-  for (let i = 0; i < warm; i++) {
-    await side.s.send(body);
-    await side.s.receive();
-  }
-  const t0 = performance.now();
-  for (let i = warm; i < count; i++) {
-    await side.s.send(body);
-    await side.s.receive();
-  }
-  const us = ((performance.now() - t0) * 1000) / (count - warm);
-  await peer.next();
-  await side.close();
-  return { us };
-}
+const bench = {
+  throughput: (transport, size, count) => throughput(HERE, open, { transport, size, count }),
+  roundTrip: (transport, count) => roundTrip(HERE, open, { transport, count }),
+};
 
 async function main() {
   const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, quick: { type: "boolean", default: false } } });
   const runs = Number(values.runs);
   const q = values.quick ? 10 : 1;
   const cases = [
-    { name: "PUSH→PULL 64 B", fn: (t) => throughput(t, 64, 300_000 / q), metric: "msgsPerSec", unit: "msg/s", better: "higher", bar: 0.5 },
-    { name: "PUSH→PULL 64 KiB", fn: (t) => throughput(t, 65536, 20_000 / q), metric: "mbPerSec", unit: "MB/s", better: "higher", bar: 0.7 },
-    { name: "REQ/REP round trip", fn: (t) => roundTrip(t, 20_000 / q), metric: "us", unit: "µs", better: "lower", bar: 1.5 },
+    { name: "PUSH→PULL 64 B", fn: (t) => bench.throughput(t, 64, 300_000 / q), metric: "msgsPerSec", unit: "msg/s", better: "higher", bar: 0.5 },
+    { name: "PUSH→PULL 64 KiB", fn: (t) => bench.throughput(t, 65536, 20_000 / q), metric: "mbPerSec", unit: "MB/s", better: "higher", bar: 0.7 },
+    { name: "REQ/REP round trip", fn: (t) => bench.roundTrip(t, 20_000 / q), metric: "us", unit: "µs", better: "lower", bar: 1.5 },
   ];
   console.log(`ztcp:// vs native tcp:// — two processes, ${runs} interleaved runs each, medians`);
   const results = [];
@@ -154,7 +75,6 @@ async function main() {
     const v = median(virt);
     const ratio = v / n;
     const ok = c.better === "higher" ? ratio >= c.bar : ratio <= c.bar;
-    const fmt = (x) => (x >= 1000 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1));
     console.log(
       `${c.name.padEnd(20)} native ${fmt(n).padStart(10)} ${c.unit}   ztcp ${fmt(v).padStart(10)} ${c.unit}   ratio ${ratio.toFixed(2)}× (bar ${c.better === "higher" ? "≥" : "≤"} ${c.bar}×) ${ok ? "MET" : "NOT MET"}`,
     );
@@ -165,7 +85,7 @@ async function main() {
 }
 
 if (process.argv[2] === "child") {
-  await child();
+  await runChild(open);
 } else {
   await main();
   process.exit(0);
