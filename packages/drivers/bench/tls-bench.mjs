@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { Vtx } from "@vtx/runtime";
 import { tls, ztcp } from "@vtx/drivers";
-import { fmt, median, runChild, spawnPeer, throughput } from "./two-process.mjs";
+import { fmt, median, openVtx, runChild, spawnPeer, throughput } from "./two-process.mjs";
 
 const HERE = fileURLToPath(import.meta.url);
 
@@ -47,32 +47,16 @@ function makePki() {
  * (ztcp with CURVE; the PULL side is the server).
  */
 async function open(transport, type, ctx) {
-  const vtx = new Vtx({ link: { heartbeatInterval: 0 } });
-  let scheme = "ztcp";
-  let options;
   if (transport === "tls") {
-    scheme = "tls";
-    vtx.register("tls", tls({ key: ctx.pki.key, cert: ctx.pki.cert, ca: ctx.pki.ca }));
-  } else {
-    vtx.register("ztcp", ztcp());
-    if (transport === "curve") {
-      options = type === "PULL" ? { curveServer: true, curveSecretKey: ctx.curve.secretKey } : { curveServerKey: ctx.curve.publicKey };
-    }
+    return openVtx(Vtx, { tls: tls({ key: ctx.pki.key, cert: ctx.pki.cert, ca: ctx.pki.ca }) }, type, "tls://127.0.0.1:0");
   }
-  const s = vtx.socket(type, options);
-  return {
-    s,
-    bind: () => vtx.bind(s, `${scheme}://127.0.0.1:0`),
-    connect: async (ep) => {
-      const up = vtx.waitFor((e) => e.type === "connected", 10_000);
-      await vtx.connect(s, ep);
-      await up;
-    },
-    close: () => vtx.destroy(),
-  };
+  const curve =
+    transport !== "curve" ? undefined
+    : type === "PULL" ? { curveServer: true, curveSecretKey: ctx.curve.secretKey }
+    : { curveServerKey: ctx.curve.publicKey };
+  return openVtx(Vtx, { ztcp: ztcp() }, type, "ztcp://127.0.0.1:0", curve);
 }
 
-// ---- child: the receiving side ----------------------------------------------
 
 async function child() {
   const { transport, count, size, extra: ctx } = JSON.parse(process.argv[3]);

@@ -116,3 +116,37 @@ export async function roundTrip(file, open, { transport, count, extra }) {
   await side.close();
   return { us };
 }
+
+/** A plain zeromq.js socket of `type` that binds `bindEndpoint` (e.g. "tcp://127.0.0.1:*"). */
+export function openNative(zmq, type, bindEndpoint) {
+  const cls = { PUSH: zmq.Push, PULL: zmq.Pull, REQ: zmq.Request, REP: zmq.Reply }[type];
+  const s = new cls();
+  return {
+    s,
+    bind: async () => (await s.bind(bindEndpoint), s.lastEndpoint),
+    connect: async (ep) => s.connect(ep),
+    close: async () => s.close(),
+  };
+}
+
+/**
+ * A vtx socket of `type` (socket options `options`) on a Vtx with heartbeats
+ * off and `drivers` registered ({scheme: spec}); binds `bindEndpoint`, and
+ * connect() resolves once the link is up.
+ */
+export function openVtx(Vtx, drivers, type, bindEndpoint, options) {
+  const vtx = new Vtx({ link: { heartbeatInterval: 0 } });
+  for (const [scheme, spec] of Object.entries(drivers)) vtx.register(scheme, spec);
+  const s = vtx.socket(type, options);
+  return {
+    s,
+    vtx,
+    bind: () => vtx.bind(s, bindEndpoint),
+    connect: async (ep) => {
+      const up = vtx.waitFor((e) => e.type === "connected", 10_000);
+      await vtx.connect(s, ep);
+      await up;
+    },
+    close: () => vtx.destroy(),
+  };
+}

@@ -18,39 +18,16 @@ import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { Vtx } from "@vtx/runtime";
 import { udp } from "@vtx/drivers";
-import { fmt, median, roundTrip, runChild, throughput } from "./two-process.mjs";
+import { fmt, median, openNative, openVtx, roundTrip, runChild, throughput } from "./two-process.mjs";
 
 const HERE = fileURLToPath(import.meta.url);
 
 /** Opens a socket on `transport`: a plain zeromq.js socket, or a vtx one over udp. */
 async function open(transport, type, reliable) {
-  if (transport === "tcp") {
-    const cls = { PUSH: zmq.Push, PULL: zmq.Pull, REQ: zmq.Request, REP: zmq.Reply }[type];
-    const s = new cls();
-    return {
-      s,
-      bind: async () => (await s.bind("tcp://127.0.0.1:*"), s.lastEndpoint),
-      connect: async (ep) => s.connect(ep),
-      close: async () => s.close(),
-    };
-  }
-  const vtx = new Vtx({ link: { heartbeatInterval: 0 } });
-  vtx.register("udp", udp({ reliable }));
-  const s = vtx.socket(type);
-  return {
-    s,
-    vtx,
-    bind: () => vtx.bind(s, "udp://127.0.0.1:0"),
-    connect: async (ep) => {
-      const up = vtx.waitFor((e) => e.type === "connected", 10_000);
-      await vtx.connect(s, ep);
-      await up;
-    },
-    close: () => vtx.destroy(),
-  };
+  if (transport === "tcp") return openNative(zmq, type, "tcp://127.0.0.1:*");
+  return openVtx(Vtx, { udp: udp({ reliable }) }, type, "udp://127.0.0.1:0");
 }
 
-// ---- child: the receiving / replying side --------------------------------------
 
 // Plain mode may lose messages: the receiving child then stops after 1 s
 // without progress and reports what arrived (`lossy`).

@@ -17,41 +17,18 @@ import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { Vtx } from "@vtx/runtime";
 import { ws, ztcp } from "@vtx/drivers";
-import { fmt, median, roundTrip, runChild, throughput } from "./two-process.mjs";
+import { fmt, median, openNative, openVtx, roundTrip, runChild, throughput } from "./two-process.mjs";
 
 const HERE = fileURLToPath(import.meta.url);
 
 /** Opens a socket: a plain zeromq.js one over libzmq's ws://, or a vtx one over the ws driver. */
 async function open(transport, type) {
-  if (transport === "native") {
-    const cls = { PUSH: zmq.Push, PULL: zmq.Pull, REQ: zmq.Request, REP: zmq.Reply }[type];
-    const s = new cls();
-    return {
-      s,
-      bind: async () => (await s.bind("ws://127.0.0.1:*/bench"), s.lastEndpoint),
-      connect: async (ep) => s.connect(ep),
-      close: async () => s.close(),
-    };
-  }
-  const vtx = new Vtx({ link: { heartbeatInterval: 0 } });
+  if (transport === "native") return openNative(zmq, type, "ws://127.0.0.1:*/bench");
   // "ztcp": the same vtx path (bridges, engine, stream driver) over ZMTP/TCP, for reference.
-  const scheme = transport === "ztcp" ? "ztcp" : "ws";
-  vtx.register(scheme, scheme === "ztcp" ? ztcp() : ws());
-  const s = vtx.socket(type);
-  return {
-    s,
-    vtx,
-    bind: () => vtx.bind(s, scheme === "ztcp" ? "ztcp://127.0.0.1:0" : "ws://127.0.0.1:0/bench"),
-    connect: async (ep) => {
-      const up = vtx.waitFor((e) => e.type === "connected", 10_000);
-      await vtx.connect(s, ep);
-      await up;
-    },
-    close: () => vtx.destroy(),
-  };
+  if (transport === "ztcp") return openVtx(Vtx, { ztcp: ztcp() }, type, "ztcp://127.0.0.1:0");
+  return openVtx(Vtx, { ws: ws() }, type, "ws://127.0.0.1:0/bench");
 }
 
-// ---- child: the receiving / replying side --------------------------------------
 
 /**
  * The native sender sends a fresh copy of bodies over 128 B each time:

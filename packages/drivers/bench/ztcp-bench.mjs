@@ -16,36 +16,14 @@ import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { Vtx } from "@vtx/runtime";
 import { ztcp } from "@vtx/drivers";
-import { fmt, median, roundTrip, runChild, throughput } from "./two-process.mjs";
+import { fmt, median, openNative, openVtx, roundTrip, runChild, throughput } from "./two-process.mjs";
 
 const HERE = fileURLToPath(import.meta.url);
 
 /** Opens a socket on `transport`: a plain zeromq.js socket, or a vtx one over ztcp. */
 async function open(transport, type) {
-  if (transport === "tcp") {
-    const cls = { PUSH: zmq.Push, PULL: zmq.Pull, REQ: zmq.Request, REP: zmq.Reply }[type];
-    const s = new cls();
-    return {
-      s,
-      bind: async () => (await s.bind("tcp://127.0.0.1:*"), s.lastEndpoint),
-      connect: async (ep) => s.connect(ep),
-      close: async () => s.close(),
-    };
-  }
-  const vtx = new Vtx({ link: { heartbeatInterval: 0 } });
-  vtx.register("ztcp", ztcp());
-  const s = vtx.socket(type);
-  return {
-    s,
-    vtx,
-    bind: () => vtx.bind(s, "ztcp://127.0.0.1:0"),
-    connect: async (ep) => {
-      const up = vtx.waitFor((e) => e.type === "connected", 10_000);
-      await vtx.connect(s, ep);
-      await up;
-    },
-    close: () => vtx.destroy(),
-  };
+  if (transport === "tcp") return openNative(zmq, type, "tcp://127.0.0.1:*");
+  return openVtx(Vtx, { ztcp: ztcp() }, type, "ztcp://127.0.0.1:0");
 }
 
 const bench = {
