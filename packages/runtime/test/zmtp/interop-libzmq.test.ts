@@ -4,37 +4,9 @@
  * (helpers/net-engine.ts), the other side a native socket.
  */
 import * as zmq from "zeromq";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { NetEngine, NetEngineServer } from "./helpers/net-engine.js";
-
-const WAIT = 3000;
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function track<T extends { close(): void }>(s: T): T {
-  cleanups.push(() => s.close());
-  return s;
-}
-
-async function bindNative<T extends zmq.Socket>(socket: T): Promise<{ socket: T; port: number }> {
-  track(socket);
-  await socket.bind("tcp://127.0.0.1:*");
-  return { socket, port: Number(new URL(socket.lastEndpoint!.replace("tcp:", "http:")).port) };
-}
-
-async function dial(port: number, options: ConstructorParameters<typeof NetEngine>[1]): Promise<NetEngine> {
-  const e = await NetEngine.connect(port, options);
-  cleanups.push(() => e.destroy());
-  return e;
-}
-
-async function serve(options: ConstructorParameters<typeof NetEngine>[1]): Promise<NetEngineServer> {
-  const s = await NetEngineServer.listen(options);
-  cleanups.push(() => s.close());
-  return s;
-}
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NetEngine } from "./helpers/net-engine.js";
+import { bindNative, dial, serve, track, WAIT } from "./helpers/interop-fixtures.js";
 
 async function ready(e: NetEngine): Promise<void> {
   await e.rec.until(() => e.rec.peer !== undefined || e.rec.errors.length > 0, "engine ready", WAIT);
