@@ -1,4 +1,5 @@
 import { CHUNK_DATA_OFFSET } from "../codec/constants.js";
+import { Pump } from "./pump.js";
 import { encodeDataFrames, pipeNameFrame, type ClusterMessage } from "./messages.js";
 import type { ClusterLogger, PipeEndLike, PipeLike } from "./seam.js";
 
@@ -41,8 +42,10 @@ export class RemoteReader implements PipeEndLike {
   #unacked: number[] = [];
   #unackedHead = 0;
   #dropSent = false;
-  #pumping = false;
-  #again = false;
+  readonly #pumper = new Pump(
+    () => this.#sendSome(),
+    () => this.#closed,
+  );
 
   constructor(opts: RemoteReaderOptions) {
     this.opts = opts;
@@ -118,19 +121,7 @@ export class RemoteReader implements PipeEndLike {
   }
 
   #pump(): void {
-    if (this.#pumping) {
-      this.#again = true;
-      return;
-    }
-    this.#pumping = true;
-    try {
-      do {
-        this.#again = false;
-        this.#sendSome();
-      } while (this.#again && !this.#closed);
-    } finally {
-      this.#pumping = false;
-    }
+    this.#pumper.run();
   }
 
   #sendSome(): void {

@@ -1,4 +1,5 @@
 import { CHUNK_DATA_OFFSET } from "../codec/constants.js";
+import { Pump } from "./pump.js";
 import type { ClusterMessage } from "./messages.js";
 import type { ClusterLogger, PipeEndLike, PipeLike } from "./seam.js";
 
@@ -42,8 +43,10 @@ export class RemoteWriter implements PipeEndLike {
   #deliveredBytes = 0;
   #ackedBytes = 0;
   #end: { last: number; reason: string } | null = null;
-  #pumping = false;
-  #again = false;
+  readonly #pumper = new Pump(
+    () => this.#deliver(),
+    () => this.#closed,
+  );
 
   constructor(opts: RemoteWriterOptions) {
     this.opts = opts;
@@ -127,19 +130,7 @@ export class RemoteWriter implements PipeEndLike {
   }
 
   #pump(): void {
-    if (this.#pumping) {
-      this.#again = true;
-      return;
-    }
-    this.#pumping = true;
-    try {
-      do {
-        this.#again = false;
-        this.#deliver();
-      } while (this.#again && !this.#closed);
-    } finally {
-      this.#pumping = false;
-    }
+    this.#pumper.run();
   }
 
   #deliver(): void {
