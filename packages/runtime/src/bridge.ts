@@ -38,7 +38,6 @@ const CANCEL = 0;
 const BACKLOG_MESSAGES = 4096;
 const BACKLOG_BYTES = 4 * 1024 * 1024;
 
-let bridgeCounter = 0;
 
 /**
  * One bridge: a raw zeromq.js socket in the driver's thread joined over
@@ -46,8 +45,6 @@ let bridgeCounter = 0;
  * travel on the wire (see docs/architecture.md for the table).
  */
 export class Bridge {
-  /** A name for logs: the app's inproc endpoint and the bridge's number. */
-  readonly inproc: string;
   readonly plan: BridgePlan;
   readonly appType: SocketTypeName;
   readonly #socket: BridgeSocket;
@@ -74,11 +71,10 @@ export class Bridge {
     this.#wakeDrain();
   };
 
-  private constructor(appType: SocketTypeName, plan: BridgePlan, socket: BridgeSocket, inproc: string) {
+  private constructor(appType: SocketTypeName, plan: BridgePlan, socket: BridgeSocket) {
     this.appType = appType;
     this.plan = plan;
     this.#socket = socket;
-    this.inproc = inproc;
   }
 
   /**
@@ -104,7 +100,6 @@ export class Bridge {
     const hwm = socket as unknown as Record<string, unknown>;
     if ("sendHighWaterMark" in socket) hwm.sendHighWaterMark = 1;
     if ("receiveHighWaterMark" in socket) hwm.receiveHighWaterMark = 1;
-    const inproc = `${appInproc}#${++bridgeCounter}`;
     switch (plan.bridgeType) {
       case "DEALER":
         (socket as zmq.Dealer).routingId = (opts.routingId ?? randomRoutingId()).toString("latin1");
@@ -126,7 +121,7 @@ export class Bridge {
     } else {
       socket.connect(appInproc);
     }
-    const bridge = new Bridge(appType, plan, socket as unknown as BridgeSocket, inproc);
+    const bridge = new Bridge(appType, plan, socket as unknown as BridgeSocket);
     // A PUSH bridge (PULL app) has nothing to read: libzmq refuses receives
     // on it, and a receive left pending on it must not share its poller with
     // the sends that matter.

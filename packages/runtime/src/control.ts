@@ -94,7 +94,7 @@ export interface HostEvent {
 
 export type HostToManager =
   | { t: "ready" }
-  | { t: "reply"; ref: number; ok: true; endpoint?: string; inproc?: string }
+  | { t: "reply"; ref: number; ok: true; endpoint?: string }
   | { t: "reply"; ref: number; ok: false; error: WireError }
   | { t: "auth"; ref: number; id: string; mechanism: "PLAIN"; username: string; password: string; peer?: string | undefined }
   | { t: "event"; event: HostEvent };

@@ -23,7 +23,7 @@ export interface RunnerOptions {
   shutdownTimeout: number;
 }
 
-type Pending = { resolve: (r: { endpoint?: string; inproc?: string }) => void; reject: (e: VtxError) => void };
+type Pending = { resolve: (r: { endpoint?: string }) => void; reject: (e: VtxError) => void };
 
 /**
  * Runs one registered driver as a supervised, long-lived piscina task and
@@ -190,7 +190,7 @@ export class DriverRunner {
         const p = this.#pending.get(msg.ref);
         this.#pending.delete(msg.ref);
         if (!p) return;
-        if (msg.ok) p.resolve({ endpoint: msg.endpoint, inproc: msg.inproc });
+        if (msg.ok) p.resolve({ endpoint: msg.endpoint });
         else p.reject(fromWireError(msg.error));
         return;
       }
@@ -209,7 +209,7 @@ export class DriverRunner {
   /** Sends a request and waits for the driver's reply. */
   async request(
     build: (ref: number) => ManagerToHost,
-  ): Promise<{ endpoint?: string | undefined; inproc?: string | undefined }> {
+  ): Promise<{ endpoint?: string | undefined }> {
     await this.ensureStarted();
     const mailbox = this.#mailbox;
     if (!mailbox) throw new VtxError("VTX_DRIVER_DOWN", `driver "${this.scheme}" is not running`);
