@@ -1,6 +1,6 @@
 import * as net from "node:net";
-import type { Endpoint } from "@vtx/runtime";
-import { VtxError } from "@vtx/runtime";
+import type { Endpoint } from "@vtx/runtime/driver-kit";
+import { VtxError } from "@vtx/runtime/driver-kit";
 
 /**
  * Opens a TCP connection (Nagle off) to `endpoint`, honouring `signal`:

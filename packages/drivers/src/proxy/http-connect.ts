@@ -1,5 +1,5 @@
 import * as net from "node:net";
-import { VtxError } from "@vtx/runtime";
+import { VtxError } from "@vtx/runtime/driver-kit";
 
 /**
  * HTTP CONNECT tunnelling (RFC 9110 §9.3.6): open a TCP connection to an

@@ -1,5 +1,5 @@
-import type { Driver, DriverContext } from "@vtx/runtime";
-import { createStreamDriver } from "@vtx/runtime";
+import type { Driver, DriverContext } from "@vtx/runtime/driver-kit";
+import { createStreamDriver } from "@vtx/runtime/driver-kit";
 import { resolveTlsOptions } from "./options.js";
 import { tlsTransport } from "./transport.js";
 

@@ -1,4 +1,4 @@
-import type { DriverSpec } from "@vtx/runtime";
+import type { DriverSpec } from "@vtx/runtime/driver-kit";
 import type { TlsOptions } from "./options.js";
 
 export type { TlsOptions } from "./options.js";

@@ -1,4 +1,4 @@
-import { VtxError } from "@vtx/runtime";
+import { VtxError } from "@vtx/runtime/driver-kit";
 
 /**
  * Options of the `tls://` driver. They mirror node:tls and are plain,

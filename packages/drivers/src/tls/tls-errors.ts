@@ -1,4 +1,4 @@
-import { VtxError } from "@vtx/runtime";
+import { VtxError } from "@vtx/runtime/driver-kit";
 
 /**
  * Stable codes for TLS failures. Node reports them with OpenSSL's verify

@@ -1,7 +1,7 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { Endpoint, LinkOptions, StreamTransport } from "@vtx/runtime";
-import { formatEndpoint, isWildcardHost, VtxError } from "@vtx/runtime";
+import type { Endpoint, LinkOptions, StreamTransport } from "@vtx/runtime/driver-kit";
+import { formatEndpoint, isWildcardHost, VtxError } from "@vtx/runtime/driver-kit";
 import { dialTcp } from "../net/dial-tcp.js";
 import { connectViaProxy } from "../proxy/http-connect.js";
 import { resolveTlsOptions, type TlsOptions } from "./options.js";

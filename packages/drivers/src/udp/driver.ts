@@ -3,8 +3,8 @@
  * runs in its worker. Each bind and connect is one {@link UdpEndpoint} with
  * its own `dgram` socket.
  */
-import type { Driver, DriverContext, EndpointRequest } from "@vtx/runtime";
-import { VtxError } from "@vtx/runtime";
+import type { Driver, DriverContext, EndpointRequest } from "@vtx/runtime/driver-kit";
+import { VtxError } from "@vtx/runtime/driver-kit";
 import { resolveOptions } from "./udp-options.js";
 import { UdpEndpoint } from "./udp-endpoint.js";
 

@@ -9,7 +9,7 @@
  * that code since the previous report, `total` since the endpoint started.
  * Read it with {@link readDropReport}.
  */
-import type { HostEvent, WireError } from "@vtx/runtime";
+import type { HostEvent, WireError } from "@vtx/runtime/driver-kit";
 
 /** What a drop report carries beyond `{code, message}`. */
 export interface DropReport extends WireError {

@@ -1,4 +1,4 @@
-import type { DriverSpec } from "@vtx/runtime";
+import type { DriverSpec } from "@vtx/runtime/driver-kit";
 import type { UdpOptions } from "./udp-options.js";
 
 export type { UdpOptions } from "./udp-options.js";

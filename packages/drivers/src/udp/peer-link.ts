@@ -15,7 +15,7 @@
  * session. Accept-side and discovered links open their bridge when the
  * session comes up and close it when it ends.
  */
-import type { Bridge, BridgeSink } from "@vtx/runtime";
+import type { Bridge, BridgeSink } from "@vtx/runtime/driver-kit";
 import type { NegotiatedSession } from "./handshake.js";
 import type { PeerEvents, PeerOptions } from "./udp-peer.js";
 import { UdpPeer } from "./udp-peer.js";

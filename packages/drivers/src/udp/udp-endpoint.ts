@@ -24,8 +24,8 @@
 import * as dgram from "node:dgram";
 import { lookup as dnsLookup } from "node:dns";
 import { isIP } from "node:net";
-import type { Bridge, DriverContext, EndpointRequest } from "@vtx/runtime";
-import { backoffDelay, formatEndpoint, VtxError } from "@vtx/runtime";
+import type { Bridge, DriverContext, EndpointRequest } from "@vtx/runtime/driver-kit";
+import { backoffDelay, formatEndpoint, VtxError } from "@vtx/runtime/driver-kit";
 import { DecodeError, UDP_ERR } from "./codec-errors.js";
 import { dispatchCommands, encodeControlDatagram, parseDatagram, type BeaconCommand, type HelloCommand } from "./codec.js";
 import { defaultMaxDatagram, DEFAULT_LOOPBACK_MAX_DATAGRAM } from "./datagram-size.js";

@@ -5,8 +5,8 @@
  * identity: the app socket's zeromq.js options), and per-call
  * `LinkOptions.driver` (e.g. `vtx.bind(s, "udp://*:5670", { driver: { reliable: true } })`).
  */
-import type { LinkOptions } from "@vtx/runtime";
-import { VtxError } from "@vtx/runtime";
+import type { LinkOptions } from "@vtx/runtime/driver-kit";
+import { VtxError } from "@vtx/runtime/driver-kit";
 import { DEFAULT_WINDOW } from "./handshake.js";
 import { DEFAULT_MAX_MESSAGE, MAX_MAX_DATAGRAM, MAX_MESSAGE, MIN_MAX_DATAGRAM } from "./wire-constants.js";
 

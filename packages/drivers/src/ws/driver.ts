@@ -1,5 +1,5 @@
-import type { Driver, DriverContext, EndpointRequest } from "@vtx/runtime";
-import { createStreamDriver } from "@vtx/runtime";
+import type { Driver, DriverContext, EndpointRequest } from "@vtx/runtime/driver-kit";
+import { createStreamDriver } from "@vtx/runtime/driver-kit";
 import { localMechanism, resolveOptions, tlsMaterial } from "./options.js";
 import { wsTransport, type WsKind } from "./transport.js";
 

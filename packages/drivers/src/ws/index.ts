@@ -1,4 +1,4 @@
-import type { DriverSpec } from "@vtx/runtime";
+import type { DriverSpec } from "@vtx/runtime/driver-kit";
 import type { WsDriverOptions } from "./options.js";
 
 export type { WsDriverOptions, Pem } from "./options.js";

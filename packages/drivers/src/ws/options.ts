@@ -1,5 +1,5 @@
-import { VtxError } from "@vtx/runtime";
-import type { LinkOptions } from "@vtx/runtime";
+import { VtxError } from "@vtx/runtime/driver-kit";
+import type { LinkOptions } from "@vtx/runtime/driver-kit";
 import { ZWS_ERR } from "./codes.js";
 import type { LocalMechanism } from "./subprotocol.js";
 

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
-import { VtxError } from "@vtx/runtime";
+import { VtxError } from "@vtx/runtime/driver-kit";
 import type { WebSocket } from "ws";
 import { ZWS_ERR } from "./codes.js";
 import type { ZwsSubprotocol } from "./subprotocol.js";

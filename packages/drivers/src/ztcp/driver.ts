@@ -1,5 +1,5 @@
-import type { Driver, DriverContext } from "@vtx/runtime";
-import { createStreamDriver } from "@vtx/runtime";
+import type { Driver, DriverContext } from "@vtx/runtime/driver-kit";
+import { createStreamDriver } from "@vtx/runtime/driver-kit";
 import { tcpTransport } from "./transport.js";
 
 /** Factory run inside the driver host (named in the DriverSpec). */

@@ -1,4 +1,4 @@
-import type { DriverSpec } from "@vtx/runtime";
+import type { DriverSpec } from "@vtx/runtime/driver-kit";
 
 /**
  * `ztcp://host:port` — ZMTP 3.1 over plain TCP, run as a vtx driver. Wire

@@ -1,6 +1,6 @@
 import * as net from "node:net";
-import type { Endpoint, LinkOptions, StreamTransport } from "@vtx/runtime";
-import { formatEndpoint, isWildcardHost, VtxError } from "@vtx/runtime";
+import type { Endpoint, LinkOptions, StreamTransport } from "@vtx/runtime/driver-kit";
+import { formatEndpoint, isWildcardHost, VtxError } from "@vtx/runtime/driver-kit";
 import { dialTcp } from "../net/dial-tcp.js";
 
 /**

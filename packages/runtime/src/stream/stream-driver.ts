@@ -118,7 +118,7 @@ export function createStreamDriver(ctx: DriverContext, transport: StreamTranspor
   return {
     async bind(req) {
       if (listening.has(req.id)) throw new VtxError("VTX_ENDPOINT_IN_USE", `${req.endpoint.raw} is already bound`);
-      checkLinkMechanism(req.options);
+      await checkLinkMechanism(req.options);
       const l: Listening = { req, close: () => undefined, links: new Set(), bridges: new Map() };
       const server = await transport.listen(
         req.endpoint,
@@ -138,7 +138,7 @@ export function createStreamDriver(ctx: DriverContext, transport: StreamTranspor
 
     async connect(req) {
       if (dialing.has(req.id)) throw new VtxError("VTX_ENDPOINT_IN_USE", `already connected to ${req.endpoint.raw}`);
-      checkLinkMechanism(req.options);
+      await checkLinkMechanism(req.options);
       // One bridge for the endpoint's whole life: messages queue while the link is down.
       const bridge = ctx.openBridge(req, { peer: peerName(req, `${req.endpoint.host}:${req.endpoint.port}`) });
       const d: Dialing = { req, bridge, link: null, actor: null as unknown as Actor<typeof sessionMachine> };

@@ -1,9 +1,12 @@
+import * as net from "node:net";
 import type { Duplex } from "node:stream";
 import type { Bridge, BridgeSink } from "../bridge.js";
 import type { EndpointRequest, LinkOptions } from "../control.js";
 import type { DriverContext } from "../driver.js";
 import { VtxError } from "../errors.js";
-import { ZmtpEngine, createMechanism, type MechanismOption, type ZmtpPeer } from "../zmtp/index.js";
+import { readIntoSlabs, VIEW_MIN_BYTES } from "./slab-reader.js";
+import { ZmtpEngine, type ZmtpPeer } from "../zmtp/engine.js";
+import { createMechanism, loadCurve, type MechanismOption } from "../zmtp/mechanism-option.js";
 
 /**
  * The CURVE mechanism a link's options ask for, if any: a server when
@@ -29,10 +32,14 @@ export function curveMechanismOption(o: LinkOptions): MechanismOption | undefine
   return undefined;
 }
 
-/** Validates the mechanism options of a bind/connect (keys parse, pairs match): throws `ZMTP_INVALID_OPTION`. */
-export function checkLinkMechanism(o: LinkOptions): void {
+/**
+ * Validates the mechanism options of a bind/connect (keys parse, pairs
+ * match), loading CURVE support if they ask for it: throws `ZMTP_INVALID_OPTION`.
+ */
+export async function checkLinkMechanism(o: LinkOptions): Promise<void> {
   const curve = curveMechanismOption(o);
   if (curve === undefined) return;
+  await loadCurve();
   try {
     createMechanism(curve);
   } catch (err) {
@@ -42,6 +49,8 @@ export function checkLinkMechanism(o: LinkOptions): void {
 
 /** Bytes of encoded outgoing messages the engine batches before a write is forced. */
 const BATCH_BYTES = 64 * 1024;
+/** Big messages are gathered (stream corked) until the bridge flushes or this many bytes wait. */
+const CORK_BYTES = 256 * 1024;
 /** Outgoing bytes buffered in the stream before the bridge stops reading. */
 const WRITE_HIGH_WATER = 1024 * 1024;
 
@@ -70,6 +79,7 @@ export class ZmtpLink implements BridgeSink {
   readonly #getBridge: (peer: ZmtpPeer) => Bridge;
   #bridge: Bridge | null = null;
   #paused = false;
+  #corked = false;
   #closed = false;
   #lastRx = Date.now();
   #handshakeTimer: NodeJS.Timeout | null = null;
@@ -93,6 +103,14 @@ export class ZmtpLink implements BridgeSink {
     this.#events = args.events;
     this.#getBridge = args.bridge;
     const o = args.req.options;
+    const d = this.#duplex;
+    const onChunk = (chunk: Buffer): void => {
+      this.#lastRx = Date.now();
+      this.#engine.push(chunk);
+    };
+    // Plain TCP reads straight into slabs (fewer allocations, big frames as
+    // views); anything else, or anything already buffered, comes as 'data'.
+    const slabs = d instanceof net.Socket && readIntoSlabs(d, (chunk) => (onChunk(chunk), true));
     this.#engine = new ZmtpEngine(
       {
         socketType: args.req.socketType,
@@ -103,12 +121,12 @@ export class ZmtpLink implements BridgeSink {
         // The engine encodes app→wire messages straight into one batch
         // buffer; the bridge calls flush() when it has nothing more queued.
         batchSize: BATCH_BYTES,
+        // Slab views: a small message the app keeps must not pin a slab.
+        copyBelow: slabs ? VIEW_MIN_BYTES : 0,
       },
       {
         send: (bytes) => this.#send(bytes),
-        sendv: (chunks) => {
-          for (const c of chunks) this.#send(c);
-        },
+        sendv: (chunks) => this.#sendv(chunks),
         ready: (peer) => this.#onReady(peer),
         message: (frames) => this.#onMessage(frames),
         subscribe: (topic) => this.#onSubscription(true, topic),
@@ -117,11 +135,7 @@ export class ZmtpLink implements BridgeSink {
       },
     );
     this.#untrack = args.ctx.track(this);
-    const d = this.#duplex;
-    d.on("data", (chunk: Buffer) => {
-      this.#lastRx = Date.now();
-      this.#engine.push(chunk);
-    });
+    d.on("data", onChunk);
     d.on("error", (err: Error & { code?: string }) =>
       this.close(new VtxError(err.code ?? "VTX_STREAM_ERROR", `stream error: ${err.message}`, { cause: err })),
     );
@@ -192,7 +206,7 @@ export class ZmtpLink implements BridgeSink {
       }
       try {
         this.#engine.sendPing(o.heartbeatTtl);
-        this.#engine.flush();
+        this.flush();
       } catch {
         // Engine closed between ticks; close() follows.
       }
@@ -225,6 +239,28 @@ export class ZmtpLink implements BridgeSink {
     if (!this.#closed) this.#duplex.write(bytes);
   }
 
+  /**
+   * A big message (header and body by reference): gathered with what
+   * follows in the same burst into one writev, written when the bridge
+   * flushes or {@link CORK_BYTES} wait.
+   */
+  #sendv(chunks: Buffer[]): void {
+    if (this.#closed) return;
+    const d = this.#duplex;
+    if (!this.#corked) {
+      d.cork();
+      this.#corked = true;
+    }
+    for (const c of chunks) d.write(c);
+    if (d.writableLength >= CORK_BYTES) this.#uncork();
+  }
+
+  #uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#duplex.uncork();
+  }
+
   // ---- BridgeSink: app → wire ------------------------------------------------
 
   message(frames: Buffer[]): boolean {
@@ -241,17 +277,19 @@ export class ZmtpLink implements BridgeSink {
   subscribe(topic: Buffer): void {
     if (this.#closed) return;
     this.#engine.sendSubscribe(topic);
-    this.#engine.flush();
+    this.flush();
   }
 
   cancel(topic: Buffer): void {
     if (this.#closed) return;
     this.#engine.sendCancel(topic);
-    this.#engine.flush();
+    this.flush();
   }
 
   flush(): void {
-    if (!this.#closed) this.#engine.flush();
+    if (this.#closed) return;
+    this.#engine.flush();
+    this.#uncork();
   }
 
   drained(): Promise<void> {

@@ -46,6 +46,7 @@ import {
 } from "./curve-crypto.js";
 import { FLAG_COMMAND, FLAG_MORE } from "./frame.js";
 import type { Mechanism, MechanismContext, MechanismFraming, MechanismStep } from "./mechanism.js";
+import { registerCurve } from "./mechanism-option.js";
 import { decodeMetadata } from "./metadata.js";
 import { z85Decode, z85Encode } from "./z85.js";
 
@@ -447,3 +448,5 @@ export class CurveServerMechanism implements Mechanism {
     );
   }
 }
+
+registerCurve((option) => ("server" in option ? new CurveServerMechanism(option) : new CurveClientMechanism(option)));

@@ -119,6 +119,8 @@ export interface ZmtpEngineOptions {
    * message. 64 KiB is a good value for stream transports.
    */
   readonly batchSize?: number;
+  /** Passed to the frame decoder: incoming frames of 129 bytes up to this size are copied rather than views of the pushed chunk (default 0: never). */
+  readonly copyBelow?: number;
 }
 
 /** What the engine learned about the peer, reported by `ready`. */
@@ -262,7 +264,12 @@ export class ZmtpEngine {
         command: (body, offset) => this.#onCommand(body, offset),
         error: (err) => this.#fail(err),
       },
-      { maxMessageSize: MAX_HANDSHAKE_COMMAND_SIZE, maxCommandSize: MAX_HANDSHAKE_COMMAND_SIZE, offset: GREETING_SIZE },
+      {
+        maxMessageSize: MAX_HANDSHAKE_COMMAND_SIZE,
+        maxCommandSize: MAX_HANDSHAKE_COMMAND_SIZE,
+        offset: GREETING_SIZE,
+        copyBelow: options.copyBelow ?? 0,
+      },
     );
   }
 

@@ -5,9 +5,14 @@
  * Zero-copy where it can be: a frame that lies wholly inside the pushed chunk
  * is handed out as a `subarray` of that chunk, so the caller must not reuse a
  * chunk after pushing it (node's net.Socket gives a fresh Buffer per 'data'
- * event). Only a frame that spans chunks is copied, into one buffer of its
+ * event). A frame that spans chunks is still a view when the chunks are
+ * adjacent parts of one ArrayBuffer (the slab reader reads consecutive
+ * chunks into one slab); otherwise it is copied into one buffer of its
  * exact size, allocated after its size was checked against the bounds: a
  * header announcing 2^62 bytes is refused before anything is allocated.
+ * With `copyBelow`, views smaller than that (but over 128 bytes, which
+ * zeromq.js copies anyway) are copied, so a small message the application
+ * keeps does not keep a large read buffer alive.
  *
  * Frame-level rules enforced here:
  * - reserved flag bits 7-3 must be zero;
@@ -44,7 +49,12 @@ export interface FrameDecoderOptions {
   maxCommandSize?: number;
   /** Stream offset of the first byte pushed (64 after a greeting), for error offsets. */
   offset?: number;
+  /** Copy frames of 129 bytes up to this size instead of handing out views of the pushed chunk (default 0: never). */
+  copyBelow?: number;
 }
+
+/** zeromq.js copies a message part of up to this many bytes when sending it. */
+const ZEROMQ_COPIES_UP_TO = 128;
 
 const TWO_32 = 4294967296;
 
@@ -63,7 +73,12 @@ export class FrameDecoder {
   #hdrLen = 0;
   #hdrOffset = 0;
 
-  // Body spanning chunks.
+  /** See {@link FrameDecoderOptions.copyBelow}; may be changed between pushes. */
+  copyBelow: number;
+
+  // Body spanning chunks: a view while the chunks are adjacent (#span), else a copy (#body).
+  #span: Buffer | undefined = undefined;
+  #spanSize = 0;
   #body: Buffer | undefined = undefined;
   #bodyHave = 0;
   #bodyFlags = 0;
@@ -85,6 +100,7 @@ export class FrameDecoder {
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.maxCommandSize = options.maxCommandSize ?? this.maxMessageSize + COMMAND_ENVELOPE_ALLOWANCE;
     this.#base = options.offset ?? 0;
+    this.copyBelow = options.copyBelow ?? 0;
   }
 
   /** Stream offset of the next byte to be decoded. */
@@ -102,7 +118,7 @@ export class FrameDecoder {
 
   /** True when no partial frame or partial multipart message is buffered. */
   get idle(): boolean {
-    return this.#hdrLen === 0 && this.#body === undefined && this.#frames.length === 0 && this.#queue.length === 0;
+    return this.#hdrLen === 0 && this.#body === undefined && this.#span === undefined && this.#frames.length === 0 && this.#queue.length === 0;
   }
 
   push(chunk: Uint8Array): void {
@@ -149,6 +165,7 @@ export class FrameDecoder {
     this.#halt = true;
     this.#queue.length = 0;
     this.#body = undefined;
+    this.#span = undefined;
     this.#frames = [];
   }
 
@@ -160,8 +177,27 @@ export class FrameDecoder {
     const len = buf.length;
     let pos = 0;
     while (pos < len) {
+      const span = this.#span;
       const body = this.#body;
-      if (body !== undefined) {
+      if (span !== undefined && buf.buffer === span.buffer && buf.byteOffset + pos === span.byteOffset + this.#bodyHave) {
+        // A spanning body goes on in adjacent memory: extend the view.
+        const size = this.#spanSize;
+        const n = Math.min(size - this.#bodyHave, len - pos);
+        pos += n;
+        this.#bodyHave += n;
+        if (this.#bodyHave < size) break;
+        this.#span = undefined;
+        const view = Buffer.from(span.buffer, span.byteOffset, size);
+        this.#emit(this.#bodyFlags, size > ZEROMQ_COPIES_UP_TO && size < this.copyBelow ? Buffer.from(view) : view, this.#bodyOffset);
+      } else if (span !== undefined) {
+        // Not adjacent: from here on the body is assembled in a copy.
+        const copy = Buffer.allocUnsafe(this.#spanSize);
+        // The view may have grown past `span` through adjacent chunks.
+        copy.set(new Uint8Array(span.buffer, span.byteOffset, this.#bodyHave));
+        this.#span = undefined;
+        this.#body = copy;
+        continue;
+      } else if (body !== undefined) {
         // Continue a body that spans chunks.
         const n = Math.min(body.length - this.#bodyHave, len - pos);
         buf.copy(body, this.#bodyHave, pos, pos + n);
@@ -201,14 +237,18 @@ export class FrameDecoder {
         }
         if (!this.#accept(flags, size, headerOffset)) return;
         if (len - pos >= size) {
-          const frame = buf.subarray(pos, pos + size);
+          const frame =
+            size > ZEROMQ_COPIES_UP_TO && size < this.copyBelow
+              ? Buffer.from(buf.subarray(pos, pos + size))
+              : buf.subarray(pos, pos + size);
           pos += size;
           this.#emit(flags, frame, this.#base + pos - size);
         } else {
-          // Bounds were checked above, so this allocation is what the peer may legitimately send.
-          const spanning = Buffer.allocUnsafe(size);
-          buf.copy(spanning, 0, pos, len);
-          this.#body = spanning;
+          // Keep a view and see whether the next chunk continues it in
+          // adjacent memory; the copy (bounds were checked above, so its size
+          // is what the peer may legitimately send) is made only if not.
+          this.#span = buf.subarray(pos);
+          this.#spanSize = size;
           this.#bodyHave = len - pos;
           this.#bodyFlags = flags;
           this.#bodyOffset = this.#base + pos;

@@ -9,7 +9,7 @@ export * from "./metadata.js";
 export * from "./mechanism.js";
 export * from "./null-mechanism.js";
 export * from "./plain-mechanism.js";
-export * from "./curve-mechanism.js";
+// CURVE (curve-mechanism.js) loads on demand: see loadCurve() in mechanism-option.js.
 export * from "./z85.js";
 export * from "./mechanism-option.js";
 export * from "./engine.js";

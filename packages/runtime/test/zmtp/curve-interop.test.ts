@@ -4,7 +4,8 @@
  * `zmq.curveKeyPair()`.
  */
 import * as zmq from "zeromq";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadCurve } from "../../src/zmtp/mechanism-option.js";
 import type { NetEngine } from "./helpers/net-engine.js";
 import { bindNative, dial, serve, track, WAIT } from "./helpers/interop-fixtures.js";
 
@@ -14,6 +15,10 @@ async function settled(e: NetEngine): Promise<void> {
 
 const texts = (frames: Buffer[]): string[] => frames.map((f) => f.toString());
 const opts = { linger: 0, receiveTimeout: WAIT, sendTimeout: WAIT };
+
+
+// CURVE loads on demand (the engine refuses it until then).
+beforeAll(() => loadCurve());
 
 describe("CURVE against libzmq 4.3.5", () => {
   it("an engine CURVE client talks to a native CURVE server (REQ → REP), big and multipart messages included", async () => {

@@ -6,11 +6,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { boxBeforeNm, boxOpen, boxSeal, curveAccelerated, useCurveAcceleration } from "../../src/zmtp/curve-crypto.js";
+import { CurveClientMechanism, CurveFraming, curveKeyPair } from "../../src/zmtp/curve-mechanism.js";
 import {
-  CurveClientMechanism,
-  CurveFraming,
   ZmtpEngine,
-  curveKeyPair,
   encodeGreeting,
   z85Decode,
   z85Encode,

@@ -1,0 +1,80 @@
+import * as net from "node:net";
+import * as tls from "node:tls";
+
+/**
+ * Reads a plain TCP socket straight into large slabs instead of node's
+ * default fresh 64 KiB buffer per read.
+ *
+ * Why: every buffer a worker allocates counts as V8 external memory, and
+ * each 64 MB of it costs a full mark-compact of the worker's heap. With
+ * node's default reads a 64 KiB ZMTP frame never fits in one read, so it
+ * cost a 64 KiB read buffer plus a 64 KiB copy. Reading into consecutive
+ * tails of one slab keeps a frame that spans two reads contiguous in
+ * memory, so the frame decoder hands it out as a view (see
+ * FrameDecoder's contiguous spans): one allocation per slab, no copy.
+ *
+ * How: node's `onread` option (a `buffer()` generator called after every
+ * read) is public for sockets we create, but `net.Server` gives accepted
+ * sockets no such option. So this sets the same three per-socket fields
+ * `onread` sets, found by their symbol descriptions, and hands the handle
+ * the buffer. When anything is not as expected (another node, a TLS or
+ * other wrapped socket) it returns false and the caller keeps using
+ * 'data' events; the test suite checks that the fast path is active on the
+ * node it runs on.
+ *
+ * Memory: a frame handed out as a view keeps its whole slab alive as long
+ * as the application holds it, so only frames of at least
+ * {@link VIEW_MIN_BYTES} are views (the decoder copies smaller ones).
+ */
+export const SLAB_BYTES = 1024 * 1024;
+/** A read is never offered less than this much room (node's default read size). */
+const MIN_READ = 64 * 1024;
+
+/** Frames smaller than this are copied out of a slab rather than kept as views of it. */
+export const VIEW_MIN_BYTES = 16 * 1024;
+
+interface SocketInternals {
+  _handle?: { useUserBuffer?: (buf: Uint8Array) => void; reading?: boolean } | null;
+}
+
+function findSymbol(obj: object, description: string): symbol | undefined {
+  return Object.getOwnPropertySymbols(obj).find((s) => s.description === description);
+}
+
+/**
+ * Switches `socket` to slab reads: `onChunk(chunk)` gets each read (a view
+ * of the current slab; consecutive chunks are adjacent in memory until a
+ * new slab starts) and returns false to stop reading (`socket.resume()`
+ * restarts it). Returns false when the socket does not support it.
+ */
+export function readIntoSlabs(socket: net.Socket, onChunk: (chunk: Buffer) => boolean): boolean {
+  if (!(socket instanceof net.Socket) || socket instanceof tls.TLSSocket) return false;
+  const s = socket as unknown as Record<symbol, unknown> & SocketInternals;
+  const handle = s._handle;
+  const kBuffer = findSymbol(socket, "kBuffer");
+  const kBufferCb = findSymbol(socket, "kBufferCb");
+  const kBufferGen = findSymbol(socket, "kBufferGen");
+  if (!handle || typeof handle.useUserBuffer !== "function" || !kBuffer || !kBufferCb || !kBufferGen) return false;
+  if (s[kBuffer] !== null && s[kBuffer] !== undefined) return false; // already has a user buffer
+
+  let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  let used = 0;
+  const next = (): Buffer => {
+    if (SLAB_BYTES - used < MIN_READ) {
+      slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      used = 0;
+    }
+    return slab.subarray(used);
+  };
+  const first = next();
+  s[kBufferGen] = next;
+  s[kBufferCb] = (nread: number, buf: Buffer): boolean => {
+    // `buf` is the tail of `slab` handed out by next(); node calls next()
+    // again right after this returns.
+    used += nread;
+    return onChunk(buf.subarray(0, nread));
+  };
+  s[kBuffer] = first;
+  handle.useUserBuffer(first);
+  return true;
+}
