@@ -22,7 +22,34 @@ interface BridgeSocket {
   send(frames: Buffer[]): Promise<void>;
   receive(): Promise<Buffer[]>;
   readonly readable: boolean;
+  sendTimeout: number;
+  receiveTimeout: number;
   close(): void;
+}
+
+/**
+ * Messages read in one burst before the pump yields to the event loop (the
+ * transport's I/O, timers and control messages must not starve).
+ */
+const BURST = 256;
+
+/**
+ * Why the bridge uses zeromq.js's 0-timeout fast paths: with a timeout of
+ * -1, every `send()` and `receive()` first asks libzmq for ZMQ_EVENTS, and
+ * libzmq answers that by polling its command pipe: a poll() and a getpid()
+ * system call per message, per direction, on top of the message itself.
+ * With a timeout of 0, zeromq.js tries the operation at once. So sends are
+ * tried at once and only a full pipe (EAGAIN) falls back to a blocking send;
+ * receives block for the first message of a burst and then drain what is
+ * queued until EAGAIN. An EAGAIN is expected there, so its Error is made
+ * without a stack trace.
+ */
+function isEagain(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === "EAGAIN";
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The routing id under which a ROUTER bridge knows the application socket. */
@@ -61,14 +88,36 @@ export class Bridge {
   #backlogHead = 0;
   #backlogBytes = 0;
   #drainWaiters: Array<() => void> = [];
+  /** The message being sent, kept for a blocking retry when the pipe was full. */
+  #inFlight: Buffer[] = EMPTY_MESSAGE;
   readonly #onSent = (): void => this.#sendNext();
-  readonly #onSendError = (): void => {
+  readonly #onSendError = (err: unknown): void => {
+    if (isEagain(err) && !this.#closed) {
+      // The app's pipe is full (its HWM): wait for room, then go on with 0-timeout sends.
+      const socket = this.#socket;
+      try {
+        socket.sendTimeout = -1;
+        socket.send(this.#inFlight).then(this.#onSentAfterWait, this.#onSendError);
+        return;
+      } catch {
+        // Closed meanwhile: fall through and drop.
+      }
+    }
     // Socket closed while sending: the link is going away, drop the backlog.
     this.#sending = false;
     this.#backlog = [];
     this.#backlogHead = 0;
     this.#backlogBytes = 0;
     this.#wakeDrain();
+  };
+
+  readonly #onSentAfterWait = (): void => {
+    try {
+      this.#socket.sendTimeout = 0;
+    } catch {
+      // Closed: #sendNext sees it.
+    }
+    this.#sendNext();
   };
 
   private constructor(appType: SocketTypeName, plan: BridgePlan, socket: BridgeSocket) {
@@ -100,6 +149,8 @@ export class Bridge {
     const hwm = socket as unknown as Record<string, unknown>;
     if ("sendHighWaterMark" in socket) hwm.sendHighWaterMark = 1;
     if ("receiveHighWaterMark" in socket) hwm.receiveHighWaterMark = 1;
+    // 0-timeout sends (see isEagain above); PULL has no send side.
+    if ("sendTimeout" in socket) hwm.sendTimeout = 0;
     switch (plan.bridgeType) {
       case "DEALER":
         (socket as zmq.Dealer).routingId = (opts.routingId ?? randomRoutingId()).toString("latin1");
@@ -163,6 +214,7 @@ export class Bridge {
       return !this.#backlogFull(1);
     }
     this.#sending = true;
+    this.#inFlight = frames;
     this.#socket.send(frames).then(this.#onSent, this.#onSendError);
     return true;
   }
@@ -199,6 +251,7 @@ export class Bridge {
     const next = this.#backlog[this.#backlogHead];
     if (next === undefined || this.#closed) {
       this.#sending = false;
+      this.#inFlight = EMPTY_MESSAGE;
       this.#backlog = [];
       this.#backlogHead = 0;
       this.#backlogBytes = 0;
@@ -212,6 +265,7 @@ export class Bridge {
       this.#backlogHead = 0;
     }
     if (!this.#backlogFull(2)) this.#wakeDrain();
+    this.#inFlight = next;
     this.#socket.send(next).then(this.#onSent, this.#onSendError);
   }
 
@@ -231,44 +285,105 @@ export class Bridge {
 
   async #pump(): Promise<void> {
     const socket = this.#socket;
-    const type = this.plan.bridgeType;
+    // Messages to let pass before trying to drain again after a drain found
+    // nothing (request/reply, sparse senders): a failed drain costs an
+    // EAGAIN, so it is tried less and less often while it keeps failing.
+    let skip = 0;
+    let skipping = 0;
     try {
       for (;;) {
-        let frames = await socket.receive();
-        this.#holding = true;
-        let sink = this.#sink;
-        while (sink === null) {
-          await new Promise<void>((resolve) => (this.#sinkWaiter = resolve));
-          if (this.#closed) return;
-          sink = this.#sink;
+        // Block for the first message of a burst...
+        const first = this.#forward(await socket.receive());
+        if (first !== undefined) await first;
+        if (skipping > 0) {
+          skipping--;
+          if (!this.#closed) this.#sink?.flush();
+          continue;
         }
-        if (type === "XPUB") {
-          // Only subscription messages come up a SUB app's XPUB bridge.
-          const m = frames[0];
-          if (m !== undefined && m.length > 0) {
-            const topic = m.subarray(1);
-            if (m[0] === SUBSCRIBE) {
-              this.#subscriptions.set(topic.toString("latin1"), Buffer.from(topic));
-              sink.subscribe(topic);
-            } else if (m[0] === CANCEL) {
-              // The XPUB passes a cancel only once the app holds no subscription to it.
-              this.#subscriptions.delete(topic.toString("latin1"));
-              sink.cancel(topic);
-            }
-          }
-        } else {
-          if (type === "ROUTER") frames = frames.slice(1);
-          if (!sink.message(frames)) {
-            sink.flush();
-            await sink.drained();
-          }
-        }
-        this.#holding = false;
-        if (!socket.readable) sink.flush();
+        // ...then take what is already queued, without a ZMQ_EVENTS query per message.
+        const n = await this.#drain(socket);
+        if (this.#closed) return;
+        this.#sink?.flush();
+        if (n === 0) skip = skipping = Math.min(64, skip * 2 + 1);
+        else skip = 0;
+        if (n === BURST) await yieldToEventLoop();
       }
     } catch {
       // receive() rejects once the socket is closed: the bridge is done.
     }
+  }
+
+  /** Forwards up to BURST messages already queued (0-timeout receives until EAGAIN); returns how many. */
+  async #drain(socket: BridgeSocket): Promise<number> {
+    let n = 0;
+    socket.receiveTimeout = 0;
+    try {
+      for (; n < BURST && !this.#closed; n++) {
+        const limit = Error.stackTraceLimit;
+        Error.stackTraceLimit = 0;
+        let next: Promise<Buffer[]>;
+        try {
+          next = socket.receive();
+        } finally {
+          Error.stackTraceLimit = limit;
+        }
+        let frames: Buffer[];
+        try {
+          frames = await next;
+        } catch (err) {
+          if (isEagain(err)) break;
+          throw err;
+        }
+        const wait = this.#forward(frames);
+        if (wait !== undefined) await wait;
+      }
+    } finally {
+      if (!this.#closed) socket.receiveTimeout = -1;
+    }
+    return n;
+  }
+
+  /**
+   * Hands one app→wire message to the sink. Synchronous on the common path;
+   * returns a promise when it must wait (no sink attached, or the sink is
+   * congested).
+   */
+  #forward(frames: Buffer[]): Promise<void> | undefined {
+    const sink = this.#sink;
+    if (sink === null) return this.#forwardLater(frames);
+    this.#holding = true;
+    if (this.plan.bridgeType === "XPUB") {
+      // Only subscription messages come up a SUB app's XPUB bridge.
+      const m = frames[0];
+      if (m !== undefined && m.length > 0) {
+        const topic = m.subarray(1);
+        if (m[0] === SUBSCRIBE) {
+          this.#subscriptions.set(topic.toString("latin1"), Buffer.from(topic));
+          sink.subscribe(topic);
+        } else if (m[0] === CANCEL) {
+          // The XPUB passes a cancel only once the app holds no subscription to it.
+          this.#subscriptions.delete(topic.toString("latin1"));
+          sink.cancel(topic);
+        }
+      }
+    } else if (!sink.message(this.plan.bridgeType === "ROUTER" ? frames.slice(1) : frames)) {
+      sink.flush();
+      return sink.drained().then(() => {
+        this.#holding = false;
+      });
+    }
+    this.#holding = false;
+    return undefined;
+  }
+
+  async #forwardLater(frames: Buffer[]): Promise<void> {
+    this.#holding = true;
+    while (this.#sink === null) {
+      await new Promise<void>((resolve) => (this.#sinkWaiter = resolve));
+      if (this.#closed) throw new Error("bridge closed");
+    }
+    const wait = this.#forward(frames);
+    if (wait !== undefined) await wait;
   }
 
   close(): void {

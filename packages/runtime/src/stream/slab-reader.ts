@@ -1,5 +1,4 @@
 import * as net from "node:net";
-import * as tls from "node:tls";
 
 /**
  * Reads a plain TCP socket straight into large slabs instead of node's
@@ -17,10 +16,12 @@ import * as tls from "node:tls";
  * read) is public for sockets we create, but `net.Server` gives accepted
  * sockets no such option. So this sets the same three per-socket fields
  * `onread` sets, found by their symbol descriptions, and hands the handle
- * the buffer. When anything is not as expected (another node, a TLS or
- * other wrapped socket) it returns false and the caller keeps using
- * 'data' events; the test suite checks that the fast path is active on the
- * node it runs on.
+ * the buffer. TLS sockets work the same way (node's TLSWrap copies each
+ * decrypted record into the buffer it is given). When anything is not as
+ * expected (another node, a socket that already has a user buffer) it
+ * returns false and the caller keeps using 'data' events; the test suite
+ * checks that the fast path is active on the node it runs on, for TCP and
+ * TLS, accepted and dialed.
  *
  * Memory: a frame handed out as a view keeps its whole slab alive as long
  * as the application holds it, so only frames of at least
@@ -48,7 +49,7 @@ function findSymbol(obj: object, description: string): symbol | undefined {
  * restarts it). Returns false when the socket does not support it.
  */
 export function readIntoSlabs(socket: net.Socket, onChunk: (chunk: Buffer) => boolean): boolean {
-  if (!(socket instanceof net.Socket) || socket instanceof tls.TLSSocket) return false;
+  if (!(socket instanceof net.Socket)) return false;
   const s = socket as unknown as Record<symbol, unknown> & SocketInternals;
   const handle = s._handle;
   const kBuffer = findSymbol(socket, "kBuffer");
