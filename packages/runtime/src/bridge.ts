@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import * as zmq from "zeromq";
 import { bridgePlan, createSocket, type BridgePlan, type SocketTypeName } from "./socket-types.js";
+import { isEagain, readBursts } from "./zmq-fast.js";
 
 /**
  * Where a bridge sends what the application wrote for the wire. Implemented
@@ -24,33 +25,10 @@ interface BridgeSocket {
   readonly readable: boolean;
   sendTimeout: number;
   receiveTimeout: number;
+  readonly closed: boolean;
   close(): void;
 }
 
-/**
- * Messages read in one burst before the pump yields to the event loop (the
- * transport's I/O, timers and control messages must not starve).
- */
-const BURST = 256;
-
-/**
- * Why the bridge uses zeromq.js's 0-timeout fast paths: with a timeout of
- * -1, every `send()` and `receive()` first asks libzmq for ZMQ_EVENTS, and
- * libzmq answers that by polling its command pipe: a poll() and a getpid()
- * system call per message, per direction, on top of the message itself.
- * With a timeout of 0, zeromq.js tries the operation at once. So sends are
- * tried at once and only a full pipe (EAGAIN) falls back to a blocking send;
- * receives block for the first message of a burst and then drain what is
- * queued until EAGAIN. An EAGAIN is expected there, so its Error is made
- * without a stack trace.
- */
-function isEagain(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === "EAGAIN";
-}
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** The routing id under which a ROUTER bridge knows the application socket. */
 const APP_ID = Buffer.from("vtx-app");
@@ -149,7 +127,7 @@ export class Bridge {
     const hwm = socket as unknown as Record<string, unknown>;
     if ("sendHighWaterMark" in socket) hwm.sendHighWaterMark = 1;
     if ("receiveHighWaterMark" in socket) hwm.receiveHighWaterMark = 1;
-    // 0-timeout sends (see isEagain above); PULL has no send side.
+    // 0-timeout sends (see zmq-fast.ts); PULL has no send side.
     if ("sendTimeout" in socket) hwm.sendTimeout = 0;
     switch (plan.bridgeType) {
       case "DEALER":
@@ -283,64 +261,20 @@ export class Bridge {
     for (const w of ws) w();
   }
 
+  /**
+   * App→wire: reads the bridge socket in bursts (see zmq-fast.ts: no
+   * ZMQ_EVENTS query per message) and flushes the sink at the end of each.
+   */
   async #pump(): Promise<void> {
-    const socket = this.#socket;
-    // Messages to let pass before trying to drain again after a drain found
-    // nothing (request/reply, sparse senders): a failed drain costs an
-    // EAGAIN, so it is tried less and less often while it keeps failing.
-    let skip = 0;
-    let skipping = 0;
     try {
-      for (;;) {
-        // Block for the first message of a burst...
-        const first = this.#forward(await socket.receive());
-        if (first !== undefined) await first;
-        if (skipping > 0) {
-          skipping--;
-          if (!this.#closed) this.#sink?.flush();
-          continue;
-        }
-        // ...then take what is already queued, without a ZMQ_EVENTS query per message.
-        const n = await this.#drain(socket);
-        if (this.#closed) return;
-        this.#sink?.flush();
-        if (n === 0) skip = skipping = Math.min(64, skip * 2 + 1);
-        else skip = 0;
-        if (n === BURST) await yieldToEventLoop();
-      }
+      await readBursts(this.#socket, {
+        message: (frames) => this.#forward(frames),
+        idle: () => this.#sink?.flush(),
+        stopped: () => this.#closed,
+      });
     } catch {
       // receive() rejects once the socket is closed: the bridge is done.
     }
-  }
-
-  /** Forwards up to BURST messages already queued (0-timeout receives until EAGAIN); returns how many. */
-  async #drain(socket: BridgeSocket): Promise<number> {
-    let n = 0;
-    socket.receiveTimeout = 0;
-    try {
-      for (; n < BURST && !this.#closed; n++) {
-        const limit = Error.stackTraceLimit;
-        Error.stackTraceLimit = 0;
-        let next: Promise<Buffer[]>;
-        try {
-          next = socket.receive();
-        } finally {
-          Error.stackTraceLimit = limit;
-        }
-        let frames: Buffer[];
-        try {
-          frames = await next;
-        } catch (err) {
-          if (isEagain(err)) break;
-          throw err;
-        }
-        const wait = this.#forward(frames);
-        if (wait !== undefined) await wait;
-      }
-    } finally {
-      if (!this.#closed) socket.receiveTimeout = -1;
-    }
-    return n;
   }
 
   /**

@@ -1,0 +1,106 @@
+/**
+ * zeromq.js without a ZMQ_EVENTS query per message.
+ *
+ * With a timeout of -1 (the default), every zeromq.js `send()` and
+ * `receive()` first asks libzmq for ZMQ_EVENTS, and libzmq answers that by
+ * polling its command pipe: a poll() and a getpid() system call per message,
+ * per direction, on top of the message itself. With a timeout of 0,
+ * zeromq.js tries the operation at once and fails with EAGAIN when it
+ * cannot proceed. These helpers use that fast path and fall back to a
+ * blocking call only when needed:
+ *
+ * - {@link readBursts}: block for the first message of a burst, then drain
+ *   what is already queued with 0-timeout receives until EAGAIN (an Error
+ *   made without a stack trace). A drain that finds nothing is tried less
+ *   and less often, so request/reply traffic does not pay for it.
+ * - sends: the bridge keeps its socket at `sendTimeout = 0` and retries a
+ *   send that meets a full pipe (EAGAIN) as a blocking one (bridge.ts).
+ *
+ * Measured: ztcp PUSH→PULL 64 B went from 235K to 306–321K msg/s with it
+ * (native tcp ~400K), udp from 171K to 290K. Tried on the zpipes broker and
+ * client too (64 KiB messages, short bursts): no gain there, so not used.
+ */
+
+/** The part of a zeromq.js socket {@link readBursts} uses. */
+export interface BurstSocket {
+  receive(): Promise<Buffer[]>;
+  receiveTimeout: number;
+  readonly closed: boolean;
+}
+
+export interface BurstHandler {
+  /** One message; return a promise to make the reader wait for it. */
+  message(frames: Buffer[]): Promise<void> | undefined;
+  /** Nothing more is queued right now (end of a burst). */
+  idle(): void;
+  /** True once the reader should stop. */
+  stopped(): boolean;
+}
+
+/** Messages read in one burst before yielding to the event loop (I/O and timers must not starve). */
+export const BURST = 256;
+/** Most messages let through without a drain attempt after drains kept finding nothing. */
+const MAX_SKIP = 64;
+
+export function isEagain(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === "EAGAIN";
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Reads `socket` until it closes or `handler.stopped()`; rejects with the
+ * socket's error when it closes (callers treat that as the end).
+ */
+export async function readBursts(socket: BurstSocket, handler: BurstHandler): Promise<void> {
+  let skip = 0;
+  let skipping = 0;
+  for (;;) {
+    const first = handler.message(await socket.receive());
+    if (first !== undefined) await first;
+    if (handler.stopped()) return;
+    if (skipping > 0) {
+      skipping--;
+      handler.idle();
+      continue;
+    }
+    const n = await drain(socket, handler);
+    if (handler.stopped()) return;
+    handler.idle();
+    if (n === 0) skip = skipping = Math.min(MAX_SKIP, skip * 2 + 1);
+    else skip = 0;
+    if (n === BURST) await yieldToEventLoop();
+  }
+}
+
+/** Forwards up to BURST messages already queued; returns how many. */
+async function drain(socket: BurstSocket, handler: BurstHandler): Promise<number> {
+  let n = 0;
+  socket.receiveTimeout = 0;
+  try {
+    for (; n < BURST && !handler.stopped(); n++) {
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      let next: Promise<Buffer[]>;
+      try {
+        next = socket.receive();
+      } finally {
+        Error.stackTraceLimit = limit;
+      }
+      let frames: Buffer[];
+      try {
+        frames = await next;
+      } catch (err) {
+        if (isEagain(err)) break;
+        throw err;
+      }
+      const wait = handler.message(frames);
+      if (wait !== undefined) await wait;
+    }
+  } finally {
+    if (!socket.closed) socket.receiveTimeout = -1;
+  }
+  return n;
+}

@@ -1,0 +1,59 @@
+/**
+ * readBursts on real zeromq.js sockets (inproc PUSH→PULL): every message in
+ * order whether it was queued before the read (drained with 0-timeout
+ * receives) or arrives one at a time (blocking receives), handlers that
+ * make it wait are awaited, `idle` marks the end of bursts, and the reader
+ * ends when the socket closes.
+ */
+import * as zmq from "zeromq";
+import { describe, expect, it } from "vitest";
+import { BURST, readBursts } from "../src/zmq-fast.js";
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}
+
+let seq = 0;
+async function pair(): Promise<{ push: zmq.Push; pull: zmq.Pull; close: () => void }> {
+  const ep = `inproc://zmq-fast-${process.pid}-${seq++}`;
+  const pull = new zmq.Pull({ linger: 0 });
+  await pull.bind(ep);
+  const push = new zmq.Push({ linger: 0, sendHighWaterMark: 100_000 });
+  push.connect(ep);
+  return { push, pull, close: () => (push.close(), pull.close()) };
+}
+
+describe("readBursts", () => {
+  it("reads a queued backlog and a trickle in order, waits for slow handlers, and ends when the socket closes", async () => {
+    const { push, pull, close } = await pair();
+    const total = 3 * BURST + 17;
+    for (let i = 0; i < total; i++) await push.send(String(i));
+    const got: number[] = [];
+    let idles = 0;
+    let allIn: () => void = () => undefined;
+    const done = new Promise<void>((r) => (allIn = r));
+    const reading = readBursts(pull, {
+      message: ([f]) => {
+        got.push(Number(f!.toString()));
+        if (got.length === total + 20) allIn();
+        // Every 100th message makes the reader wait a turn.
+        return got.length % 100 === 0 ? new Promise<void>((r) => setImmediate(r)) : undefined;
+      },
+      idle: () => void idles++,
+      stopped: () => false,
+    });
+    // Then a trickle, one message per event-loop turn.
+    for (let i = total; i < total + 20; i++) {
+      await new Promise<void>((r) => setImmediate(r));
+      await push.send(String(i));
+    }
+    await within(done, 5000, "all messages read");
+    expect(got).toEqual(Array.from({ length: total + 20 }, (_, i) => i));
+    expect(idles).toBeGreaterThan(1);
+    expect(pull.receiveTimeout).toBe(-1); // back to blocking between bursts
+    close();
+    await within(reading.then(() => "resolved", () => "rejected"), 5000, "reader ends on close");
+  });
+});
