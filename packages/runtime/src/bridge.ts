@@ -29,7 +29,6 @@ interface BridgeSocket {
   close(): void;
 }
 
-
 /** The routing id under which a ROUTER bridge knows the application socket. */
 const APP_ID = Buffer.from("vtx-app");
 const EMPTY_MESSAGE: Buffer[] = [];
