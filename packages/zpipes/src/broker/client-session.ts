@@ -51,6 +51,8 @@ export class ClientSession implements PipeEnd, ClientHooks {
   #pending: Call | null = null;
   #timer: NodeJS.Timeout | null = null;
   #queue: Call[] = [];
+  /** Set while a writer's CLOSE waits for a remote reader's broker: replies queued behind it. */
+  #held: Buffer[] | null = null;
   #progressing = false;
   #again = false;
 
@@ -137,12 +139,29 @@ export class ClientSession implements PipeEnd, ClientHooks {
 
   close(): void {
     this.#failAll("pipe closed");
+    // A writer whose reader is on another broker hears CLOSE_OK once its
+    // chunks are there, CLOSE_FAILED if the link is lost first: the CLOSE
+    // is the writer's last chance to learn that acknowledged data died.
+    const remote = this.#role === "writer" ? this.#pipe?.reader?.whenDelivered?.bind(this.#pipe.reader) : undefined;
     this.#leave();
-    this.#reply(FRAME.CLOSE_OK);
+    if (remote === undefined) {
+      this.#reply(FRAME.CLOSE_OK);
+      return;
+    }
+    // Replies to whatever the client sends meanwhile wait behind this one.
+    const held: Buffer[] = [];
+    this.#held = held;
+    remote((failure) => {
+      if (this.#held !== held) return; // answered already (shutdown) or the client expired
+      this.#held = null;
+      this.#reply(failure === null ? FRAME.CLOSE_OK : encode({ type: "CLOSE_FAILED", reason: `not delivered: ${failure}` }));
+      for (const f of held) this.#reply(f);
+    });
   }
 
   pong(): void {
-    this.#reply(FRAME.PING_OK);
+    // At once, even while a CLOSE waits (the client matches PING_OKs apart).
+    this.#host.send(this.identity, FRAME.PING_OK);
   }
 
   invalid(command: string): void {
@@ -151,11 +170,18 @@ export class ClientSession implements PipeEnd, ClientHooks {
   }
 
   expire(): void {
+    this.#held = null;
     this.#dropAll();
     this.#leave();
   }
 
   shutdown(): void {
+    const held = this.#held;
+    if (held !== null) {
+      this.#held = null;
+      this.#reply(encode({ type: "CLOSE_FAILED", reason: "broker shutting down before delivery" }));
+      for (const f of held) this.#reply(f);
+    }
     this.failPending("broker shutting down");
     this.#leave();
   }
@@ -356,7 +382,8 @@ export class ClientSession implements PipeEnd, ClientHooks {
   }
 
   #reply(frame: Buffer): void {
-    this.#host.send(this.identity, frame);
+    if (this.#held !== null) this.#held.push(frame);
+    else this.#host.send(this.identity, frame);
   }
 
   /** Stop the machine (after expiry or shutdown). */

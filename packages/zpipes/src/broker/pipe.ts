@@ -13,6 +13,13 @@ export interface PipeEnd {
   /** Short label for logs ("client 00a1b2c3", "peer 5c1e.../writer"). */
   readonly label: string;
   pipeChanged(pipe: Pipe): void;
+  /**
+   * Only for a reader end that stands for a reader on another broker (a
+   * cluster bridge): calls `cb` once everything the writer wrote is on that
+   * broker (null), or with the reason it never will be. The writer's CLOSE
+   * is answered then, so CLOSE_OK means delivered.
+   */
+  whenDelivered?(cb: (failure: string | null) => void): void;
 }
 
 /** Where an end stands: never attached, attached, or gone (closed/expired/dropped). */

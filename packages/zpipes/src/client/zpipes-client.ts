@@ -173,6 +173,13 @@ export class ZpipesClient {
   /**
    * CLOSE the pipe end (pending calls are answered *_FAILED by the broker),
    * then close the socket. Never hangs: gives up waiting after `timeoutMs`.
+   *
+   * For a writer, CLOSE_OK is the broker's word that it holds everything
+   * written (and, when the reader is on another broker, that everything
+   * arrived there). So a writer's close rejects with ZPIPES_FAILED when the
+   * broker answers CLOSE_FAILED (the chunks did not all reach the reader's
+   * broker) and with ZPIPES_TIMEOUT when no answer comes in time. A
+   * reader's close always resolves. The socket is closed either way.
    */
   async close(timeoutMs = 5000): Promise<void> {
     if (this.#closing) return this.#closing;
@@ -182,12 +189,16 @@ export class ZpipesClient {
       try {
         await Promise.race([
           this.#call("close", FRAME.CLOSE),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, timeoutMs);
+          new Promise<void>((resolve, reject) => {
+            timer = setTimeout(() => {
+              if (this.mode === "writer") reject(new VtxError(ZPIPES_ERR.TIMEOUT, `CLOSE not answered within ${timeoutMs} ms: delivery of what was written is not confirmed`));
+              else resolve();
+            }, timeoutMs);
           }),
         ]);
-      } catch {
-        /* the pipe is going away either way */
+      } catch (err) {
+        // The pipe is going away either way; a writer is told what it may have lost.
+        if (this.mode === "writer" && (err as VtxError).code !== ZPIPES_ERR.CLOSED) throw err;
       } finally {
         clearTimeout(timer);
         this.#shutdown(new VtxError(ZPIPES_ERR.CLOSED, "client closed"));

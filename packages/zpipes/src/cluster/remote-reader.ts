@@ -42,6 +42,9 @@ export class RemoteReader implements PipeEndLike {
   #unacked: number[] = [];
   #unackedHead = 0;
   #dropSent = false;
+  /** Set when the transfer ended: null = every chunk is in the reader's pipe, else why not. */
+  #outcome: string | null | undefined = undefined;
+  #waiters: ((failure: string | null) => void)[] = [];
   readonly #pumper = new Pump(
     () => this.#sendSome(),
     () => this.#closed,
@@ -93,8 +96,7 @@ export class RemoteReader implements PipeEndLike {
     }
     if (this.#dropSent && this.#acked === this.#seq) {
       // Everything the writer wrote is in the reader's pipe: done.
-      this.#closed = true;
-      this.opts.done(this);
+      this.#finish(null);
       return;
     }
     this.#pump();
@@ -111,12 +113,33 @@ export class RemoteReader implements PipeEndLike {
     if (tell) this.opts.send({ type: "DROP WRITER", pipe: this.opts.pipe, xfer: this.opts.xfer, last: this.#seq, reason });
     const pipe = this.#pipe;
     const unacked = this.#inFlight + (pipe?.queued ?? 0);
-    if (pipe !== null && pipe.writerState === "gone" && unacked > 0) {
-      // The writer already had CLOSE_OK: no call of its can fail any more.
-      // The reader side sees the failure; say here what the writer missed.
+    if (pipe !== null && pipe.writerState === "gone" && unacked > 0 && this.#waiters.length === 0) {
+      // The writer already had CLOSE_OK (it closed before the cluster could
+      // hold it to delivery): no call of its can fail any more. The reader
+      // side sees the failure; say here what the writer missed.
       this.opts.logger?.log("error", "cluster-lost-after-writer-closed", { pipe: this.opts.pipe, peer: this.opts.peer, bytes: unacked, reason });
     }
     pipe?.detachReader();
+    this.#finish(reason);
+  }
+
+  /**
+   * Calls `cb` once the transfer has ended: with null when every chunk the
+   * writer wrote is in the reader's pipe on the other broker, else with the
+   * reason it never will be. A writer's CLOSE waits on this, so CLOSE_OK
+   * means delivered and a link lost meanwhile is a CLOSE_FAILED.
+   */
+  whenDelivered(cb: (failure: string | null) => void): void {
+    if (this.#outcome !== undefined) cb(this.#outcome);
+    else this.#waiters.push(cb);
+  }
+
+  #finish(failure: string | null): void {
+    this.#closed = true;
+    this.#outcome = failure;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w(failure);
     this.opts.done(this);
   }
 
@@ -147,10 +170,7 @@ export class RemoteReader implements PipeEndLike {
     if (!this.#dropSent && !this.#closed && pipe.writerState === "gone" && pipe.queued === 0) {
       this.#dropSent = true;
       this.opts.send({ type: "DROP WRITER", pipe: this.opts.pipe, xfer: this.opts.xfer, last: this.#seq, reason: "" });
-      if (this.#acked === this.#seq) {
-        this.#closed = true;
-        this.opts.done(this);
-      }
+      if (this.#acked === this.#seq) this.#finish(null);
     }
   }
 }

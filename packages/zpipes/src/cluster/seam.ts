@@ -11,6 +11,11 @@ export interface PipeEndLike {
   readonly label: string;
   /** Called synchronously whenever something on the pipe changed (never nested). */
   pipeChanged(pipe: PipeLike): void;
+  /**
+   * A reader end standing for a reader elsewhere: calls `cb` once what the
+   * writer wrote has arrived there (null) or cannot (the reason).
+   */
+  whenDelivered?(cb: (failure: string | null) => void): void;
 }
 
 export interface PipeLike {

@@ -191,4 +191,80 @@ describe("ZPIPES cluster (two brokers, one process)", () => {
     await w1.write(Buffer.from("more"), 0);
     expect((await reader.read(4, 5000))?.toString()).toBe("more");
   });
+
+  /** Fills a writer on `a` towards a reader on `b` that does not read, until a write times out; returns the bytes accepted. */
+  async function fillUntilFull(writer: ZpipesClient, size: number): Promise<number> {
+    let accepted = 0;
+    for (let i = 0; i < 1000; i++) {
+      try {
+        await writer.write(Buffer.alloc(size, i & 0xff), 300);
+        accepted += size;
+      } catch (err) {
+        expect(isVtxError(err, "ZPIPES_TIMEOUT")).toBe(true);
+        return accepted;
+      }
+    }
+    throw new Error("the pipe never filled");
+  }
+
+  /** Settles to "pending" if `p` has not settled within `ms` (a bound on a negative check, not a wait for an event). */
+  function stillPendingAfter(p: Promise<unknown>, ms: number): Promise<string> {
+    return Promise.race([p.then(() => "resolved", () => "rejected"), new Promise<string>((r) => setTimeout(() => r("pending"), ms))]);
+  }
+
+  it("a writer's CLOSE is answered once its chunks are on the reader's broker: CLOSE_OK means delivered", async () => {
+    const budget = 256 * 1024;
+    const window = 256 * 1024;
+    const [a, b] = await pair(budget, window);
+    const reader = await open("reader", b, "c1");
+    const writer = await open("writer", a, "c1");
+    const size = 32 * 1024;
+    const accepted = await fillUntilFull(writer, size);
+    // Broker A still holds chunks that B has no room for: CLOSE waits.
+    const closing = writer.close(20_000);
+    expect(await stillPendingAfter(closing, 300)).toBe("pending");
+    let got = 0;
+    for (let i = 0; got < accepted && i < 1000; i++) {
+      const c = await reader.read(size, 5000);
+      expect(c).not.toBeNull();
+      got += c!.length;
+    }
+    await closing; // resolves: everything reached B
+    expect(got).toBe(accepted);
+    expect(await reader.read(size, 5000)).toBeNull();
+  });
+
+  it("the link lost while a writer's CLOSE waits for delivery: CLOSE_FAILED, and close() rejects with ZPIPES_FAILED", async () => {
+    const budget = 256 * 1024;
+    const window = 256 * 1024;
+    const [a, b] = await pair(budget, window);
+    const reader = await open("reader", b, "c2");
+    const writer = await open("writer", a, "c2");
+    await fillUntilFull(writer, 32 * 1024);
+    const closing = writer.close(20_000);
+    const outcome = closing.then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(await stillPendingAfter(closing, 300)).toBe("pending");
+    // B goes away before its reader took anything: what A still holds can never arrive.
+    await b.cluster.stop();
+    sites.splice(sites.indexOf(b), 1);
+    await b.broker.stop();
+    const err = await outcome;
+    expect(isVtxError(err, "ZPIPES_FAILED")).toBe(true);
+    expect((err as Error).message).toMatch(/close failed: not delivered/);
+    expect(writer.closed).toBe(true);
+    void reader;
+  });
+
+  it("a writer with a reader on its own broker still gets CLOSE_OK at once (the broker holds the data)", async () => {
+    const [a] = await pair();
+    const reader = await open("reader", a, "c3");
+    const writer = await open("writer", a, "c3");
+    await writer.write(Buffer.from("kept"), 0);
+    await writer.close(2000);
+    expect((await reader.read(4, 5000))?.toString()).toBe("kept");
+    expect(await reader.read(4, 5000)).toBeNull();
+  });
 });
