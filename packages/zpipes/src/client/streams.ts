@@ -152,7 +152,10 @@ export function createWriteStream(client: ZpipesClient, options: PipeWritableOpt
       const finish = (): void => {
         if (failed) return cb(failed);
         if (!autoClose) return cb();
-        client.close().then(() => cb(), (err: unknown) => cb(err as Error));
+        // The CLOSE confirms delivery (see ZpipesClient.close): it may wait as
+        // long as a WRITE may (0 = until answered; the heartbeat still notices
+        // a broker that is gone).
+        client.close(timeout).then(() => cb(), (err: unknown) => cb(err as Error));
       };
       if (inflight === 0) finish();
       else drained = finish;

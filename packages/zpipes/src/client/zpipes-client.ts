@@ -172,7 +172,8 @@ export class ZpipesClient {
 
   /**
    * CLOSE the pipe end (pending calls are answered *_FAILED by the broker),
-   * then close the socket. Never hangs: gives up waiting after `timeoutMs`.
+   * then close the socket. Gives up waiting after `timeoutMs` (0: waits
+   * until answered, or until the heartbeat finds the broker gone).
    *
    * For a writer, CLOSE_OK is the broker's word that it holds everything
    * written (and, when the reader is on another broker, that everything
@@ -190,6 +191,7 @@ export class ZpipesClient {
         await Promise.race([
           this.#call("close", FRAME.CLOSE),
           new Promise<void>((resolve, reject) => {
+            if (timeoutMs <= 0) return;
             timer = setTimeout(() => {
               if (this.mode === "writer") reject(new VtxError(ZPIPES_ERR.TIMEOUT, `CLOSE not answered within ${timeoutMs} ms: delivery of what was written is not confirmed`));
               else resolve();
