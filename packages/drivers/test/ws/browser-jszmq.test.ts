@@ -98,7 +98,8 @@ describe("jszmq in headless Chromium against a vtx ws:// bind", () => {
         "--remote-debugging-port=0",
         "about:blank",
       ],
-      { stdio: ["ignore", "ignore", "pipe"] },
+      // Its own process group, so that cleanup reaches chromium's helpers too.
+      { stdio: ["ignore", "ignore", "pipe"], detached: true },
     );
     let log = "";
     const devtools = await within(
@@ -128,9 +129,24 @@ describe("jszmq in headless Chromium against a vtx ws:// bind", () => {
       chrome.kill("SIGTERM");
       await within(gone, 10_000, "chromium exit").catch(() => chrome.kill("SIGKILL"));
     }
+    // Helpers (renderer, GPU, crashpad) may outlive the browser process for a
+    // moment and keep writing into the profile: end the whole group first.
+    if (chrome?.pid !== undefined) {
+      try {
+        process.kill(-chrome.pid, "SIGKILL");
+      } catch {
+        // The group is gone already.
+      }
+    }
     await new Promise<void>((r) => server?.close(() => r()));
-    // Chromium's helper processes may still be writing into the profile for a moment.
-    if (profile) rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+    if (profile) {
+      try {
+        rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+      } catch (err) {
+        // A temporary directory left behind is not a test failure; say so.
+        console.warn(`could not remove chromium profile ${profile}: ${(err as Error).message}`);
+      }
+    }
   });
 
   afterEach(async () => {
