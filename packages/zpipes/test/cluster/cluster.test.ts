@@ -64,6 +64,29 @@ function chunk(i: number, size: number): Buffer {
   return b;
 }
 
+/**
+ * Writes chunk i filled with i & 0xff towards a reader that does not read,
+ * until a write times out (bounded: 1000 writes); returns the bytes accepted.
+ */
+async function fillUntilFull(writer: ZpipesClient, size: number): Promise<number> {
+  let accepted = 0;
+  for (let i = 0; i < 1000; i++) {
+    try {
+      await writer.write(Buffer.alloc(size, i & 0xff), 300);
+      accepted += size;
+    } catch (err) {
+      expect(isVtxError(err, "ZPIPES_TIMEOUT")).toBe(true);
+      return accepted;
+    }
+  }
+  throw new Error("the pipe never filled");
+}
+
+/** Settles to "pending" if `p` has not settled within `ms` (a bound on a negative check, not a wait for an event). */
+function stillPendingAfter(p: Promise<unknown>, ms: number): Promise<string> {
+  return Promise.race([p.then(() => "resolved", () => "rejected"), new Promise<string>((r) => setTimeout(() => r("pending"), ms))]);
+}
+
 describe("ZPIPES cluster (two brokers, one process)", () => {
   it("a writer on one broker and a reader on the other exchange 16 MiB in order (sha256 both ends)", async () => {
     const [a, b] = await pair();
@@ -113,18 +136,9 @@ describe("ZPIPES cluster (two brokers, one process)", () => {
     const reader = await open("reader", b, "slow");
     const writer = await open("writer", a, "slow");
     const size = 32 * 1024;
-    let accepted = 0;
     // The reader never reads: writes are accepted until both pipes and the
-    // credit are full, then one times out. Bounded: 1000 writes at most.
-    for (let i = 0; i < 1000; i++) {
-      try {
-        await writer.write(Buffer.alloc(size, i & 0xff), 300);
-        accepted += size;
-      } catch (err) {
-        expect(isVtxError(err, "ZPIPES_TIMEOUT")).toBe(true);
-        break;
-      }
-    }
+    // credit are full, then one times out.
+    const accepted = await fillUntilFull(writer, size);
     // A's pipe (budget) + in flight (window) + B's pipe (budget), plus one chunk of slack per stage.
     expect(accepted).toBeGreaterThanOrEqual(budget + window);
     expect(accepted).toBeLessThanOrEqual(budget + window + budget + 3 * size);
@@ -191,26 +205,6 @@ describe("ZPIPES cluster (two brokers, one process)", () => {
     await w1.write(Buffer.from("more"), 0);
     expect((await reader.read(4, 5000))?.toString()).toBe("more");
   });
-
-  /** Fills a writer on `a` towards a reader on `b` that does not read, until a write times out; returns the bytes accepted. */
-  async function fillUntilFull(writer: ZpipesClient, size: number): Promise<number> {
-    let accepted = 0;
-    for (let i = 0; i < 1000; i++) {
-      try {
-        await writer.write(Buffer.alloc(size, i & 0xff), 300);
-        accepted += size;
-      } catch (err) {
-        expect(isVtxError(err, "ZPIPES_TIMEOUT")).toBe(true);
-        return accepted;
-      }
-    }
-    throw new Error("the pipe never filled");
-  }
-
-  /** Settles to "pending" if `p` has not settled within `ms` (a bound on a negative check, not a wait for an event). */
-  function stillPendingAfter(p: Promise<unknown>, ms: number): Promise<string> {
-    return Promise.race([p.then(() => "resolved", () => "rejected"), new Promise<string>((r) => setTimeout(() => r("pending"), ms))]);
-  }
 
   it("a writer's CLOSE is answered once its chunks are on the reader's broker: CLOSE_OK means delivered", async () => {
     const budget = 256 * 1024;
