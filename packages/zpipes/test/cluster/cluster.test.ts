@@ -5,6 +5,8 @@ import { ZpipesClient } from "../../src/client/index.js";
 import { Cluster } from "../../src/cluster/cluster.js";
 import { memoryLogger } from "../../src/log.js";
 import { isVtxError } from "@vtx/runtime/errors";
+import { decode, encode, FRAME } from "../../src/codec/index.js";
+import { RawClient } from "../helpers/raw-client.js";
 
 // Two brokers in this process, each with its own ZRE node (gossip on
 // loopback, no UDP), clients connected over tcp on loopback.
@@ -260,5 +262,37 @@ describe("ZPIPES cluster (two brokers, one process)", () => {
     await writer.close(2000);
     expect((await reader.read(4, 5000))?.toString()).toBe("kept");
     expect(await reader.read(4, 5000)).toBeNull();
+  });
+
+  it("while a writer's CLOSE waits, PING is answered at once and later replies queue behind CLOSE_OK (raw DEALER)", async () => {
+    const budget = 256 * 1024;
+    const [a, b] = await pair(budget, budget);
+    const reader = await open("reader", b, "c4");
+    const raw = await RawClient.connect(a.endpoint);
+    try {
+      const type = async (timeoutMs?: number): Promise<string> => decode(await raw.recv(timeoutMs)).type;
+      await raw.send(encode({ type: "OUTPUT", pipename: "c4" }));
+      expect(await type(5000)).toBe("OUTPUT_OK");
+      let accepted = 0;
+      for (let i = 0; i < 1000; i++) {
+        await raw.send(encode({ type: "WRITE", chunk: Buffer.alloc(32 * 1024, 7), timeout: 300 }));
+        const t = await type(5000);
+        if (t === "WRITE_TIMEOUT") break;
+        expect(t).toBe("WRITE_OK");
+        accepted += 32 * 1024;
+      }
+      await raw.send(FRAME.CLOSE);
+      await raw.send(FRAME.PING);
+      await raw.send(encode({ type: "OUTPUT", pipename: "c5" }));
+      expect(await type(5000)).toBe("PING_OK");
+      expect(await stillPendingAfter(raw.recv(300), 500)).toBe("rejected"); // nothing else yet: CLOSE waits for B
+      let got = 0;
+      while (got < accepted) got += (await reader.read(32 * 1024, 5000))?.length ?? Infinity;
+      expect(got).toBe(accepted);
+      expect(await type(5000)).toBe("CLOSE_OK");
+      expect(await type(5000)).toBe("OUTPUT_OK");
+    } finally {
+      raw.close();
+    }
   });
 });
