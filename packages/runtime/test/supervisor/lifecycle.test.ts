@@ -50,7 +50,10 @@ describe("supervisor lifecycle", () => {
     const lab = new ChildLab();
     const inner = lab.spec("slow");
     let arrive: () => void = () => {};
-    const arrived = new Promise<void>((resolve) => (arrive = resolve));
+    let lateArrived = false;
+    const arrived = new Promise<void>((resolve) => (arrive = resolve)).then(() => {
+      lateArrived = true;
+    });
     sup = new Supervisor({
       children: [
         {
@@ -65,12 +68,13 @@ describe("supervisor lifecycle", () => {
         },
       ],
     });
-    const t0 = performance.now();
     const err: unknown = await sup.start().then(
       () => undefined,
       (e: unknown) => e,
     );
-    expect(performance.now() - t0).toBeLessThan(140);
+    // Failed at the timeout, not when the slow start finally came back
+    // (an order, so a loaded machine cannot make it flaky).
+    expect(lateArrived).toBe(false);
     expect(isVtxError(err, SupervisorCode.START)).toBe(true);
     expect(isVtxError((err as VtxError).cause, SupervisorCode.START_TIMEOUT)).toBe(true);
     await within(arrived, 2000, "the late start");
