@@ -56,4 +56,35 @@ describe("readBursts", () => {
     close();
     await within(reading.then(() => "resolved", () => "rejected"), 5000, "reader ends on close");
   });
+
+  it("with caughtUp: reports it only when a drain reached EAGAIN (never after a full burst), and drains after every message", async () => {
+    const { push, pull, close } = await pair();
+    const total = 2 * BURST + 5;
+    for (let i = 0; i < total; i++) await push.send(String(i));
+    const reports: number[] = [];
+    let n = 0;
+    let reported: () => void = () => undefined;
+    const nextReport = (): Promise<void> => new Promise<void>((r) => (reported = r));
+    let report = nextReport();
+    const reading = readBursts(pull, {
+      message: () => void n++,
+      idle: () => undefined,
+      caughtUp: () => {
+        reports.push(n);
+        reported();
+      },
+      stopped: () => false,
+    });
+    await within(report, 5000, "the backlog drained");
+    // Then three single messages, each its own burst, each followed by a report.
+    for (let i = 0; i < 3; i++) {
+      report = nextReport();
+      await push.send("x");
+      await within(report, 5000, `message ${i + 1} and its report`);
+    }
+    // The backlog: a block and two full bursts (no report), then EAGAIN: one report, at the end.
+    expect(reports).toEqual([total, total + 1, total + 2, total + 3]);
+    close();
+    await within(reading.then(() => "resolved", () => "rejected"), 5000, "reader ends on close");
+  });
 });

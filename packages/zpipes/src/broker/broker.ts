@@ -1,4 +1,5 @@
 import * as zmq from "zeromq";
+import { readBursts } from "@vtx/runtime/zmq-fast";
 import { decode, MAX_CHUNK, MSG, peekId, FRAME } from "../codec/index.js";
 import { DecodeError, VtxError, ZPIPES_ERR } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
@@ -103,6 +104,12 @@ export class ZpipesBroker implements SessionHost {
   #messages = 0;
   #stopping = false;
   #stopped = false;
+  /** True from a message's arrival until a drain finds the input queue empty. */
+  #behind = false;
+  /** When a drain last found the input queue empty. */
+  #caughtUpAt = Date.now();
+  #sweepEvery = 1000;
+  #lastSweep = 0;
   // Replies wait here while a send is in flight (zeromq.js allows one at a time).
   #out: Buffer[] = [];
   #outHead = 0;
@@ -156,8 +163,9 @@ export class ZpipesBroker implements SessionHost {
       this.#router = null;
       throw new VtxError(ZPIPES_ERR.BIND_FAILED, `cannot bind ${endpoints.join(", ")}: ${(err as Error).message}`, { cause: err });
     }
-    const sweepEvery = Math.max(10, Math.min(1000, Math.floor(this.#expiry / 4)));
-    this.#sweeper = setInterval(() => this.#sweep(), sweepEvery);
+    this.#sweepEvery = Math.max(10, Math.min(1000, Math.floor(this.#expiry / 4)));
+    this.#lastSweep = Date.now();
+    this.#sweeper = setInterval(() => this.#sweep(), this.#sweepEvery);
     this.#sweeper.unref();
     this.logger.log("info", "broker-started", { name: this.name, endpoints: this.#bound, budget: this.#options.budget ?? DEFAULT_BUDGET, expiry: this.#expiry });
     this.#loop = this.#receive(router);
@@ -238,21 +246,35 @@ export class ZpipesBroker implements SessionHost {
   // ── I/O ────────────────────────────────────────────────────────────────
 
   async #receive(router: zmq.Router): Promise<void> {
+    // In bursts (see @vtx/runtime/zmq-fast): block for a message, then take
+    // what is already queued until EAGAIN. The EAGAIN tells when the broker
+    // has caught up with its input, which client expiry needs (#sweep).
+    const handler = {
+      message: (msg: Buffer[]): undefined => {
+        this.#behind = true;
+        if (this.#stopping) return undefined;
+        try {
+          this.#dispatch(msg);
+        } catch (err) {
+          // A bug must not stop the broker serving everyone else.
+          this.logger.log("error", "dispatch-failed", { message: (err as Error).message, stack: (err as Error).stack });
+        }
+        return undefined;
+      },
+      idle: (): void => undefined,
+      caughtUp: (): void => {
+        this.#behind = false;
+        this.#caughtUpAt = Date.now();
+      },
+      stopped: (): boolean => this.#stopping || router.closed,
+    };
     for (;;) {
-      let msg: Buffer[];
       try {
-        msg = await router.receive();
+        await readBursts(router, handler);
+        return;
       } catch (err) {
         if (this.#stopping || router.closed) return;
         this.logger.log("error", "receive-failed", { message: (err as Error).message });
-        continue;
-      }
-      if (this.#stopping) return;
-      try {
-        this.#dispatch(msg);
-      } catch (err) {
-        // A bug must not stop the broker serving everyone else.
-        this.logger.log("error", "dispatch-failed", { message: (err as Error).message, stack: (err as Error).stack });
       }
     }
   }
@@ -360,7 +382,20 @@ export class ZpipesBroker implements SessionHost {
   }
 
   #sweep(): void {
-    const deadline = Date.now() - this.#expiry;
+    // Silence is measured up to the last moment the broker had handled all
+    // its input: a broker that is behind (a flood, a starved CPU) has not yet
+    // read what its clients sent, and must not take them for gone. While it
+    // waits for input it is caught up, so that moment is now.
+    const now = Date.now();
+    // A sweep that comes late ran after this thread was blocked or starved:
+    // what clients sent meanwhile is still unread (timers run before I/O), so
+    // leave the decision to the next sweep. (Asking libzmq whether input is
+    // pending would consume ZMQ_FD's edge and stall the pending receive.)
+    const late = now - this.#lastSweep > 2 * this.#sweepEvery;
+    this.#lastSweep = now;
+    if (late) return;
+    if (!this.#behind) this.#caughtUpAt = now;
+    const deadline = this.#caughtUpAt - this.#expiry;
     for (const [key, s] of this.#sessions) {
       if (s.lastSeen < deadline) {
         this.logger.log("info", "client-expired", { client: s.label, state: s.state, pipe: s.pipe?.name });
