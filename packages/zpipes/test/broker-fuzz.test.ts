@@ -105,6 +105,9 @@ async function goodTransfer(broker: string, pipe: string, bytes: number): Promis
     for (let at = 0; at < data.length; at += 65_536) await w.write(data.subarray(at, at + 65_536), 10_000);
     await w.close();
   })();
+  // Awaited below; if the reading side fails first, the writer's failure
+  // that follows is expected and must not surface as unhandled.
+  writing.catch(() => undefined);
   const hash = createHash("sha256");
   let got = 0;
   for (;;) {
