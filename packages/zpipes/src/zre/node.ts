@@ -135,6 +135,8 @@ export class ZreNode {
   readonly name: string;
 
   private readonly opts: ZreNodeOptions;
+  private reapTick = 250;
+  private lastReap = 0;
   private readonly evasiveMs: number;
   private readonly expiredMs: number;
   private readonly headers: Record<string, string>;
@@ -196,6 +198,8 @@ export class ZreNode {
     for (const ep of this.opts.gossip ?? []) this.dial(ep);
 
     const tick = Math.max(10, Math.min(this.evasiveMs, 1000) / 4);
+    this.reapTick = tick;
+    this.lastReap = Date.now();
     this.reapTimer = setInterval(() => this.reap(), tick);
     this.reapTimer.unref();
     this.log("info", "zre node started", { endpoint: this.ownEndpoint, beacon: useBeacon, gossip: this.opts.gossip ?? [] });
@@ -523,6 +527,12 @@ export class ZreNode {
 
   private reap(): void {
     const now = Date.now();
+    // A reap that comes late ran after this thread was blocked or starved:
+    // what peers sent meanwhile is not read yet (timers run before I/O), so
+    // it must not count as silence. The next reap decides.
+    const late = now - this.lastReap > 2 * this.reapTick;
+    this.lastReap = now;
+    if (late) return;
     for (const p of [...this.peers.values()]) {
       const silent = now - p.lastSeen;
       if (silent > this.expiredMs) {

@@ -166,6 +166,26 @@ describe("ZRE node", () => {
     expect(Date.now() - t0).toBeLessThan(3000);
   });
 
+  it("a node whose thread was blocked past expiredMs does not expire a peer that kept talking (a late reap decides nothing)", async () => {
+    const a = await startNode({ name: "parent", beacon: loopbackBeacon });
+    // The child is patient (10 s): it keeps A while A cannot answer.
+    const child = spawnPeer({ name: "child", beacon: loopbackBeacon, evasiveMs: 300, expiredMs: 10_000 });
+    const ready = (await child.next((j) => "ready" in j, "child ready", 30_000)) as { ready: string; id: string };
+    await a.rec.waitFor("ENTER child", is("ENTER", ready.id));
+    await child.next((j) => j.type === "ENTER" && j.peer === a.node.id, "child sees parent");
+    // Block this thread (node A) for twice A's expiredMs. The child, finding A
+    // silent, PINGs it meanwhile; those PINGs wait unread in A's socket.
+    const until = Date.now() + 2 * fast.expiredMs;
+    while (Date.now() < until) {
+      /* busy: node A cannot run */
+    }
+    // A reads the child's traffic after its late reap: the child is still its peer.
+    child.send({ whisper: [a.node.id, "still here"] });
+    const w = await a.rec.waitFor("WHISPER from child", is("WHISPER", ready.id));
+    expect(w.content[0]!.toString()).toBe("still here");
+    expect(a.rec.events.some((e) => e.type === "EXIT" && e.peer === ready.id)).toBe(false);
+  });
+
   it("a node in another process is discovered, joins ZPIPES, whispers and shouts both ways, and expires when killed", async () => {
     const a = await startNode({ name: "parent", beacon: loopbackBeacon });
     const child = spawnPeer({ name: "child", beacon: loopbackBeacon, ...fast, groups: ["ZPIPES"] });
