@@ -485,6 +485,16 @@ for (const t of testTransports("ztcp")) {
 
       await expectDropped("a peer that stops after its greeting", "handshake-failed", "ZMTP_HANDSHAKE_TIMEOUT", (p) => p.socket.write(greeting()));
 
+      // Handshake done, then silence: our PINGs go unanswered (RFC 37 §"Connection heartbeating").
+      const beating = await vtx.bind(router, t.bindEndpoint(), { heartbeatInterval: 100, heartbeatTimeout: 400 });
+      await expectDropped(
+        "a peer that completes the handshake, then never answers a PING",
+        "disconnected",
+        "ZMTP_HEARTBEAT_TIMEOUT",
+        (p) => p.socket.write(Buffer.concat([greeting(), ready("DEALER")])),
+        Number(new URL(beating.replace(/^[a-z]+:/, "http:")).port),
+      );
+
       // A well-formed but oversized message on the endpoint with maxMessageSize.
       const big = new zmq.Dealer({ linger: 0, reconnectInterval: 60_000 });
       try {
