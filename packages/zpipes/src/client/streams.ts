@@ -5,7 +5,7 @@ import { ZpipesClient, type ZpipesClientOptions } from "./zpipes-client.js";
 export interface PipeReadableOptions {
   /** Bytes asked per READ. Default 64 KiB. */
   chunkSize?: number;
-  /** READs kept in flight (the broker answers them in order). Default 4. */
+  /** READs kept in flight (the broker answers them in order). Default 8, as for WRITEs (4 measured ~20 % slower through one broker). */
   window?: number;
   /** Close the client when the stream ends or is destroyed. Default true. */
   autoClose?: boolean;
@@ -30,7 +30,7 @@ export interface PipeWritableOptions {
 /** The pipe as a Node Readable: bytes until the writer has gone and the pipe drained. */
 export function createReadStream(client: ZpipesClient, options: PipeReadableOptions = {}): Readable {
   const chunkSize = Math.min(options.chunkSize ?? 64 * 1024, MAX_CHUNK);
-  const window = Math.max(1, options.window ?? 4);
+  const window = Math.max(1, options.window ?? 8);
   const autoClose = options.autoClose ?? true;
   let inflight = 0;
   let ended = false;
