@@ -2,13 +2,21 @@
  * Heartbeats and peer expiry (docs/protocols/udp.md §3.2), pure: a side sends
  * PING after `heartbeat` ms without sending anything, and the peer expires
  * after `peerTimeout` ms without any valid datagram from it.
+ *
+ * A check that comes more than {@link LATE_MS} after the expiry was due ran
+ * late: the thread was blocked or starved, and what the peer sent meanwhile
+ * is still unread in the socket (timers run before I/O). Such a check defers
+ * once (the caller polls again at once, after I/O); the next one decides.
  */
+export const LATE_MS = 100;
+
 export class Liveness {
   readonly heartbeat: number;
   readonly peerTimeout: number;
   #lastSent: number;
   #lastHeard: number;
   #token = 0;
+  #deferred = false;
 
   constructor(heartbeat: number, peerTimeout: number, now: number) {
     this.heartbeat = heartbeat;
@@ -25,6 +33,7 @@ export class Liveness {
   /** Any valid datagram heard from the peer. */
   heard(now: number): void {
     if (now > this.#lastHeard) this.#lastHeard = now;
+    this.#deferred = false;
   }
 
   /** Is a PING due? */
@@ -41,9 +50,16 @@ export class Liveness {
     return this.#token;
   }
 
-  /** Has the peer been silent too long? */
+  /** Has the peer been silent too long? (A late check defers once: see the class comment.) */
   expired(now: number): boolean {
-    return now >= this.#lastHeard + this.peerTimeout;
+    const due = this.#lastHeard + this.peerTimeout;
+    if (now < due) return false;
+    if (now - due > LATE_MS && !this.#deferred) {
+      this.#deferred = true;
+      return false;
+    }
+    this.#deferred = false;
+    return true;
   }
 
   /** When to look again: the next PING or the expiry, whichever is first. */

@@ -62,7 +62,7 @@ export {
   type NegotiatedSession,
   type SessionConfig,
 } from "./handshake.js";
-export { Liveness } from "./liveness.js";
+export { Liveness, LATE_MS } from "./liveness.js";
 export { DEFAULT_LOOPBACK_MAX_DATAGRAM, defaultMaxDatagram, isLoopbackAddress } from "./datagram-size.js";
 export { UdpPeer, type PeerEvents, type PeerOptions, type PeerState } from "./udp-peer.js";
 export { answerProbe, offerDatagram, probeDatagram, readBeacon } from "./discovery.js";

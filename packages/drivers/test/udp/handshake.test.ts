@@ -7,6 +7,7 @@ import {
   readBeacon,
   HelloRetry,
   Liveness,
+  LATE_MS,
   REFUSE,
   SOCKET_TYPES,
   decodeDatagram,
@@ -105,6 +106,23 @@ describe("Liveness", () => {
     expect(l.expired(6499)).toBe(false);
     expect(l.expired(6500)).toBe(true);
     expect(l.nextToken()).not.toBe(l.nextToken());
+  });
+
+  it("a check that comes late (the thread was starved) defers once, so datagrams still unread can save the peer", () => {
+    const l = new Liveness(1000, 5000, 0);
+    // Due at 5000; checked at 5000 + LATE_MS + 1: defer, and say when to look again (now).
+    expect(l.expired(5000 + LATE_MS + 1)).toBe(false);
+    expect(l.nextDeadline()).toBeLessThanOrEqual(5000 + LATE_MS + 1);
+    // The unread datagram is read before the next check: the peer lives.
+    l.heard(5000 + LATE_MS + 2);
+    expect(l.expired(5000 + LATE_MS + 3)).toBe(false);
+    // Silent again: a late check defers once, the next one decides.
+    const due = 5000 + LATE_MS + 2 + 5000;
+    expect(l.expired(due + 10 * LATE_MS)).toBe(false);
+    expect(l.expired(due + 10 * LATE_MS + 1)).toBe(true);
+    // A check on time decides at once.
+    const m = new Liveness(1000, 5000, 0);
+    expect(m.expired(5000 + LATE_MS)).toBe(true);
   });
 
   it("with heartbeats off, only expiry is scheduled", () => {
