@@ -5,6 +5,7 @@ import type { EndpointRequest, LinkOptions } from "../control.js";
 import type { DriverContext } from "../driver.js";
 import { VtxError } from "../errors.js";
 import { readIntoSlabs, VIEW_MIN_BYTES } from "./slab-reader.js";
+import { SilenceWatch } from "./silence-watch.js";
 import { ZmtpEngine, type ZmtpPeer } from "../zmtp/engine.js";
 import { createMechanism, loadCurve, type MechanismOption } from "../zmtp/mechanism-option.js";
 
@@ -199,8 +200,9 @@ export class ZmtpLink implements BridgeSink {
   #startHeartbeats(): void {
     const o = this.#req.options;
     if (o.heartbeatInterval <= 0) return;
+    const watch = new SilenceWatch(o.heartbeatInterval, o.heartbeatTimeout, Date.now());
     this.#heartbeatTimer = setInterval(() => {
-      if (Date.now() - this.#lastRx > o.heartbeatTimeout) {
+      if (watch.tick(Date.now(), this.#lastRx)) {
         this.close(new VtxError("ZMTP_HEARTBEAT_TIMEOUT", `peer silent for more than ${o.heartbeatTimeout} ms`));
         return;
       }
