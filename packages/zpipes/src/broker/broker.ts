@@ -1,5 +1,6 @@
 import * as zmq from "zeromq";
 import { readBursts } from "@vtx/runtime/zmq-fast";
+import { LateTicks } from "@vtx/runtime/stream/silence-watch";
 import { decode, MAX_CHUNK, MSG, peekId, FRAME } from "../codec/index.js";
 import { DecodeError, VtxError, ZPIPES_ERR } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
@@ -108,8 +109,7 @@ export class ZpipesBroker implements SessionHost {
   #behind = false;
   /** When a drain last found the input queue empty. */
   #caughtUpAt = Date.now();
-  #sweepEvery = 1000;
-  #lastSweep = 0;
+  #sweepTicks: LateTicks | null = null;
   // Replies wait here while a send is in flight (zeromq.js allows one at a time).
   #out: Buffer[] = [];
   #outHead = 0;
@@ -163,9 +163,9 @@ export class ZpipesBroker implements SessionHost {
       this.#router = null;
       throw new VtxError(ZPIPES_ERR.BIND_FAILED, `cannot bind ${endpoints.join(", ")}: ${(err as Error).message}`, { cause: err });
     }
-    this.#sweepEvery = Math.max(10, Math.min(1000, Math.floor(this.#expiry / 4)));
-    this.#lastSweep = Date.now();
-    this.#sweeper = setInterval(() => this.#sweep(), this.#sweepEvery);
+    const sweepEvery = Math.max(10, Math.min(1000, Math.floor(this.#expiry / 4)));
+    this.#sweepTicks = new LateTicks(sweepEvery, Date.now());
+    this.#sweeper = setInterval(() => this.#sweep(), sweepEvery);
     this.#sweeper.unref();
     this.logger.log("info", "broker-started", { name: this.name, endpoints: this.#bound, budget: this.#options.budget ?? DEFAULT_BUDGET, expiry: this.#expiry });
     this.#loop = this.#receive(router);
@@ -387,13 +387,10 @@ export class ZpipesBroker implements SessionHost {
     // read what its clients sent, and must not take them for gone. While it
     // waits for input it is caught up, so that moment is now.
     const now = Date.now();
-    // A sweep that comes late ran after this thread was blocked or starved:
-    // what clients sent meanwhile is still unread (timers run before I/O), so
-    // leave the decision to the next sweep. (Asking libzmq whether input is
+    // A late sweep decides nothing (LateTicks): what clients sent while this
+    // thread was blocked is still unread. (Asking libzmq whether input is
     // pending would consume ZMQ_FD's edge and stall the pending receive.)
-    const late = now - this.#lastSweep > 2 * this.#sweepEvery;
-    this.#lastSweep = now;
-    if (late) return;
+    if (this.#sweepTicks?.late(now) !== false) return;
     if (!this.#behind) this.#caughtUpAt = now;
     const deadline = this.#caughtUpAt - this.#expiry;
     for (const [key, s] of this.#sessions) {

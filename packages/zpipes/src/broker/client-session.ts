@@ -153,9 +153,7 @@ export class ClientSession implements PipeEnd, ClientHooks {
     this.#held = held;
     remote((failure) => {
       if (this.#held !== held) return; // answered already (shutdown) or the client expired
-      this.#held = null;
-      this.#reply(failure === null ? FRAME.CLOSE_OK : encode({ type: "CLOSE_FAILED", reason: `not delivered: ${failure}` }));
-      for (const f of held) this.#reply(f);
+      this.#releaseHeld(failure === null ? FRAME.CLOSE_OK : encode({ type: "CLOSE_FAILED", reason: `not delivered: ${failure}` }));
     });
   }
 
@@ -176,12 +174,7 @@ export class ClientSession implements PipeEnd, ClientHooks {
   }
 
   shutdown(): void {
-    const held = this.#held;
-    if (held !== null) {
-      this.#held = null;
-      this.#reply(encode({ type: "CLOSE_FAILED", reason: "broker shutting down before delivery" }));
-      for (const f of held) this.#reply(f);
-    }
+    if (this.#held !== null) this.#releaseHeld(encode({ type: "CLOSE_FAILED", reason: "broker shutting down before delivery" }));
     this.failPending("broker shutting down");
     this.#leave();
   }
@@ -379,6 +372,14 @@ export class ClientSession implements PipeEnd, ClientHooks {
     if (pipe === null) return;
     if (role === "reader") pipe.detachReader();
     else pipe.detachWriter();
+  }
+
+  /** Answers the waiting CLOSE with `answer`, then sends what queued behind it. */
+  #releaseHeld(answer: Buffer): void {
+    const held = this.#held ?? [];
+    this.#held = null;
+    this.#reply(answer);
+    for (const f of held) this.#reply(f);
   }
 
   #reply(frame: Buffer): void {

@@ -18,6 +18,7 @@ import * as dgram from "node:dgram";
 import { networkInterfaces } from "node:os";
 import * as zmq from "zeromq";
 import { VtxError } from "@vtx/runtime/errors";
+import { LateTicks } from "@vtx/runtime/stream/silence-watch";
 import { decodeBeacon, encodeBeacon } from "./beacon-codec.js";
 import { decodeRoutingId, decodeZre, encodeRoutingId, encodeWhisper, encodeZre, type ZreHello, type ZreMessage } from "./codec.js";
 import type { ZreEvent, ZreExitReason, ZreLogRecord } from "./events.js";
@@ -135,8 +136,7 @@ export class ZreNode {
   readonly name: string;
 
   private readonly opts: ZreNodeOptions;
-  private reapTick = 250;
-  private lastReap = 0;
+  private reapTicks: LateTicks | null = null;
   private readonly evasiveMs: number;
   private readonly expiredMs: number;
   private readonly headers: Record<string, string>;
@@ -198,8 +198,7 @@ export class ZreNode {
     for (const ep of this.opts.gossip ?? []) this.dial(ep);
 
     const tick = Math.max(10, Math.min(this.evasiveMs, 1000) / 4);
-    this.reapTick = tick;
-    this.lastReap = Date.now();
+    this.reapTicks = new LateTicks(tick, Date.now());
     this.reapTimer = setInterval(() => this.reap(), tick);
     this.reapTimer.unref();
     this.log("info", "zre node started", { endpoint: this.ownEndpoint, beacon: useBeacon, gossip: this.opts.gossip ?? [] });
@@ -527,12 +526,9 @@ export class ZreNode {
 
   private reap(): void {
     const now = Date.now();
-    // A reap that comes late ran after this thread was blocked or starved:
-    // what peers sent meanwhile is not read yet (timers run before I/O), so
-    // it must not count as silence. The next reap decides.
-    const late = now - this.lastReap > 2 * this.reapTick;
-    this.lastReap = now;
-    if (late) return;
+    // A late reap decides nothing (LateTicks): what peers sent while this
+    // thread was blocked is not read yet, and must not count as silence.
+    if (this.reapTicks?.late(now) !== false) return;
     for (const p of [...this.peers.values()]) {
       const silent = now - p.lastSeen;
       if (silent > this.expiredMs) {

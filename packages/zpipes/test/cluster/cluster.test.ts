@@ -84,6 +84,18 @@ async function fillUntilFull(writer: ZpipesClient, size: number): Promise<number
   throw new Error("the pipe never filled");
 }
 
+/** Reads `bytes` back from a pipe filled by {@link fillUntilFull}, checking each chunk's fill; bounded by 1000 reads. */
+async function readFilled(reader: ZpipesClient, bytes: number, size: number): Promise<number> {
+  let got = 0;
+  for (let i = 0; got < bytes && i < 1000; i++) {
+    const c = await reader.read(size, 5000);
+    expect(c).not.toBeNull();
+    expect(c!.every((x) => x === (Math.floor(got / size) & 0xff))).toBe(true);
+    got += c!.length;
+  }
+  return got;
+}
+
 /** Settles to "pending" if `p` has not settled within `ms` (a bound on a negative check, not a wait for an event). */
 function stillPendingAfter(p: Promise<unknown>, ms: number): Promise<string> {
   return Promise.race([p.then(() => "resolved", () => "rejected"), new Promise<string>((r) => setTimeout(() => r("pending"), ms))]);
@@ -146,14 +158,7 @@ describe("ZPIPES cluster (two brokers, one process)", () => {
     expect(accepted).toBeLessThanOrEqual(budget + window + budget + 3 * size);
     expect(a.broker.stats().heldBytes + b.broker.stats().heldBytes).toBeLessThanOrEqual(budget + window + budget + 3 * size);
     // Everything accepted is then delivered, in order.
-    let got = 0;
-    for (let i = 0; got < accepted && i < 1000; i++) {
-      const c = await reader.read(size, 2000);
-      expect(c).not.toBeNull();
-      expect(c!.every((x) => x === (Math.floor(got / size) & 0xff))).toBe(true);
-      got += c!.length;
-    }
-    expect(got).toBe(accepted);
+    expect(await readFilled(reader, accepted, size)).toBe(accepted);
   });
 
   it("maxInbound bounds concurrent incoming transfers: a second pipe waits until the first ends, then flows", async () => {
@@ -219,12 +224,7 @@ describe("ZPIPES cluster (two brokers, one process)", () => {
     // Broker A still holds chunks that B has no room for: CLOSE waits.
     const closing = writer.close(20_000);
     expect(await stillPendingAfter(closing, 300)).toBe("pending");
-    let got = 0;
-    for (let i = 0; got < accepted && i < 1000; i++) {
-      const c = await reader.read(size, 5000);
-      expect(c).not.toBeNull();
-      got += c!.length;
-    }
+    const got = await readFilled(reader, accepted, size);
     await closing; // resolves: everything reached B
     expect(got).toBe(accepted);
     expect(await reader.read(size, 5000)).toBeNull();
