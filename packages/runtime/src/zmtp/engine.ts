@@ -73,6 +73,7 @@ import {
   DEFAULT_COPY_THRESHOLD,
   encodeCommandFrame,
   encodeMessage,
+  encodeFrameChunks,
   encodeMessageChunks,
   encodeMessageInto,
   writeFrameHeader,
@@ -379,6 +380,24 @@ export class ZmtpEngine {
       if (batch === undefined || total > batch.length) batch = this.#batch = Buffer.allocUnsafe(cap);
     }
     this.#batchLength = encodeMessageInto(frames, batch, this.#batchLength);
+  }
+
+  /**
+   * Sends a one-frame message whose body is the concatenation of `parts`
+   * (a protocol header, a payload, a trailer), without building that body:
+   * with a `sendv` sink and a total of at least `copyThreshold`, big parts
+   * go out by reference. Same bytes on the wire as `sendMessage([concat])`.
+   */
+  sendFrameParts(parts: readonly Uint8Array[]): void {
+    if (this.#state !== S_READY) throw this.#notReady();
+    let total = 0;
+    for (let i = 0; i < parts.length; i++) total += parts[i]!.length;
+    if (this.#framing === undefined && this.#hasSendv && total >= this.#copyThreshold) {
+      if (this.#batchLength > 0) this.flush();
+      this.#sink.sendv!(encodeFrameChunks(parts, this.#copyThreshold));
+      return;
+    }
+    this.sendMessage([parts.length === 1 ? parts[0]! : Buffer.concat(parts, total)]);
   }
 
   /**

@@ -129,3 +129,35 @@ export function encodeMessageChunks(frames: readonly Uint8Array[], copyThreshold
   if (at > runStart) chunks.push(scratch.subarray(runStart, at));
   return chunks;
 }
+
+/**
+ * Encodes ONE frame whose body is the concatenation of `parts`, for a
+ * gather write: parts of at least `copyThreshold` bytes by reference, the
+ * frame header and the small parts coalesced into runs of one shared
+ * buffer. Concatenating the chunks gives `encodeMessage([concat(parts)])`.
+ */
+export function encodeFrameChunks(parts: readonly Uint8Array[], copyThreshold = DEFAULT_COPY_THRESHOLD): Buffer[] {
+  let size = 0;
+  let copied = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const n = parts[i]!.length;
+    size += n;
+    if (n < copyThreshold) copied += n;
+  }
+  const scratch = Buffer.allocUnsafe(frameHeaderSize(size) + copied);
+  const chunks: Buffer[] = [];
+  let runStart = 0;
+  let at = writeFrameHeader(scratch, 0, 0, size);
+  for (let i = 0; i < parts.length; i++) {
+    const body = parts[i]!;
+    if (body.length >= copyThreshold) {
+      if (at > runStart) chunks.push(scratch.subarray(runStart, at));
+      chunks.push(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+      runStart = at;
+    } else {
+      at = copyBody(scratch, at, body);
+    }
+  }
+  if (at > runStart) chunks.push(scratch.subarray(runStart, at));
+  return chunks;
+}

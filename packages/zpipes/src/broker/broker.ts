@@ -6,6 +6,7 @@ import { DecodeError, VtxError, ZPIPES_ERR } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import { ClientSession, type SessionHost } from "./client-session.js";
 import { PipeRegistry } from "./pipe-registry.js";
+import { DirectRouter, isDirectIdentity } from "../transport/direct-router.js";
 
 export interface BrokerOptions {
   /** Broker name; the broker binds `ipc://@/zpipes/<name>`. Default "local". */
@@ -31,6 +32,20 @@ export interface BrokerOptions {
    * pass a vtx manager's: `{ bind: (s, ep) => vtx.bind(s, ep), close: (s) => vtx.close(s) }`.
    */
   socketHooks?: BrokerSocketHooks;
+  /**
+   * Serve ipc:// and tcp:// endpoints without libzmq: ZMTP spoken by this
+   * thread over node:net (default true). Same bytes on the wire, several
+   * times fewer system calls per chunk. Other endpoints always go through
+   * the libzmq ROUTER (and `socketHooks`).
+   */
+  direct?: boolean;
+  /** A client connected directly must finish its ZMTP handshake within this many ms. Default 10 000. */
+  handshakeTimeout?: number;
+  /**
+   * A directly connected client with more than this many bytes of replies
+   * unread is disconnected (it does not read). Default 64 MiB.
+   */
+  maxBacklog?: number;
   /**
    * Run READ/WRITE through a direct call when the client's machine is in
    * `reading`/`writing` (default true). With false every command goes through
@@ -97,6 +112,8 @@ export class ZpipesBroker implements SessionHost {
   readonly #hooks: BrokerSocketHooks;
   readonly #sessions = new Map<string, ClientSession>();
   #router: zmq.Router | null = null;
+  #direct: DirectRouter | null = null;
+  #started = false;
   #bound: string[] = [];
   #loop: Promise<void> | null = null;
   #sweeper: NodeJS.Timeout | null = null;
@@ -138,7 +155,50 @@ export class ZpipesBroker implements SessionHost {
   }
 
   async start(): Promise<void> {
-    if (this.#router !== null) throw new VtxError(ZPIPES_ERR.BIND_FAILED, "broker already started");
+    if (this.#started) throw new VtxError(ZPIPES_ERR.BIND_FAILED, "broker already started");
+    this.#started = true;
+    const endpoints = [...(this.#options.noDefaultEndpoint ? [] : [brokerEndpoint(this.name)]), ...(this.#options.endpoints ?? [])];
+    const direct = this.#options.direct !== false ? endpoints.filter((ep) => DirectRouter.accepts(ep)) : [];
+    // Abstract ipc:// names are served by both (node and libzmq cannot reach each other's form of them).
+    const viaZmq = endpoints.filter((ep) => !direct.includes(ep) || DirectRouter.alsoNeedsLibzmq(ep));
+    try {
+      if (direct.length > 0) {
+        const d = new DirectRouter({
+          maxMessageSize: this.maxChunk + 64,
+          handshakeTimeout: this.#options.handshakeTimeout ?? 10_000,
+          maxBacklog: this.#options.maxBacklog ?? 64 * 1024 * 1024,
+          message: (identity, frames) => {
+            if (this.#stopping) return;
+            try {
+              this.#dispatch(identity, frames[0], frames.length);
+            } catch (err) {
+              this.logger.log("error", "dispatch-failed", { message: (err as Error).message, stack: (err as Error).stack });
+            }
+          },
+          dropped: (peer, err) => this.warn("peer-dropped", { peer, code: err.code, message: err.message }),
+        });
+        this.#direct = d;
+        for (const ep of direct) this.#bound.push(await d.bind(ep));
+      }
+      if (viaZmq.length > 0) await this.#startZmq(viaZmq);
+    } catch (err) {
+      await this.#direct?.close();
+      this.#direct = null;
+      this.#bound = [];
+      this.#started = false;
+      throw err instanceof VtxError && err.code === ZPIPES_ERR.BIND_FAILED
+        ? err
+        : new VtxError(ZPIPES_ERR.BIND_FAILED, `cannot bind ${endpoints.join(", ")}: ${(err as Error).message}`, { cause: err });
+    }
+    const sweepEvery = Math.max(10, Math.min(1000, Math.floor(this.#expiry / 4)));
+    this.#sweepTicks = new LateTicks(sweepEvery, Date.now());
+    this.#sweeper = setInterval(() => this.#sweep(), sweepEvery);
+    this.#sweeper.unref();
+    this.logger.log("info", "broker-started", { name: this.name, endpoints: this.#bound, budget: this.#options.budget ?? DEFAULT_BUDGET, expiry: this.#expiry });
+  }
+
+  /** The libzmq ROUTER, for endpoints not served directly (and `socketHooks`). */
+  async #startZmq(endpoints: string[]): Promise<void> {
     const router = new zmq.Router({
       // Replies to a client that went away are dropped, not queued forever.
       mandatory: false,
@@ -155,19 +215,17 @@ export class ZpipesBroker implements SessionHost {
       sendHighWaterMark: 1000,
     });
     this.#router = router;
-    const endpoints = [...(this.#options.noDefaultEndpoint ? [] : [brokerEndpoint(this.name)]), ...(this.#options.endpoints ?? [])];
     try {
-      for (const ep of endpoints) this.#bound.push(await this.#hooks.bind(router, ep));
+      for (const ep of endpoints) {
+        const bound = await this.#hooks.bind(router, ep);
+        if (!this.#bound.includes(bound)) this.#bound.push(bound);
+      }
     } catch (err) {
       await this.#hooks.close(router).catch(() => undefined);
+      if (!router.closed) router.close();
       this.#router = null;
       throw new VtxError(ZPIPES_ERR.BIND_FAILED, `cannot bind ${endpoints.join(", ")}: ${(err as Error).message}`, { cause: err });
     }
-    const sweepEvery = Math.max(10, Math.min(1000, Math.floor(this.#expiry / 4)));
-    this.#sweepTicks = new LateTicks(sweepEvery, Date.now());
-    this.#sweeper = setInterval(() => this.#sweep(), sweepEvery);
-    this.#sweeper.unref();
-    this.logger.log("info", "broker-started", { name: this.name, endpoints: this.#bound, budget: this.#options.budget ?? DEFAULT_BUDGET, expiry: this.#expiry });
     this.#loop = this.#receive(router);
   }
 
@@ -188,7 +246,7 @@ export class ZpipesBroker implements SessionHost {
    * flushed, the socket closed.
    */
   async stop(): Promise<void> {
-    if (this.#stopped || this.#router === null) return;
+    if (this.#stopped || !this.#started) return;
     this.#stopped = true;
     this.quiesce();
     if (this.#sweeper !== null) clearInterval(this.#sweeper);
@@ -198,11 +256,15 @@ export class ZpipesBroker implements SessionHost {
     }
     this.#sessions.clear();
     await this.#drain();
+    await this.#direct?.close();
+    this.#direct = null;
     const router = this.#router;
-    await this.#hooks.close(router).catch((err: unknown) => this.logger.log("warn", "close-failed", { message: (err as Error).message }));
-    if (!router.closed) router.close();
-    await this.#loop?.catch(() => undefined);
-    this.#router = null;
+    if (router !== null) {
+      await this.#hooks.close(router).catch((err: unknown) => this.logger.log("warn", "close-failed", { message: (err as Error).message }));
+      if (!router.closed) router.close();
+      await this.#loop?.catch(() => undefined);
+      this.#router = null;
+    }
     this.logger.log("info", "broker-stopped", { name: this.name });
   }
 
@@ -221,6 +283,10 @@ export class ZpipesBroker implements SessionHost {
   }
 
   send(identity: Buffer, frame: Buffer): void {
+    if (isDirectIdentity(identity)) {
+      this.#direct?.send(identity, [frame]);
+      return;
+    }
     if (this.#router === null) return;
     this.#out.push(identity, frame);
     if (!this.#sending) void this.#flush();
@@ -254,7 +320,7 @@ export class ZpipesBroker implements SessionHost {
         this.#behind = true;
         if (this.#stopping) return undefined;
         try {
-          this.#dispatch(msg);
+          this.#dispatch(msg[0], msg[1], msg.length - 1);
         } catch (err) {
           // A bug must not stop the broker serving everyone else.
           this.logger.log("error", "dispatch-failed", { message: (err as Error).message, stack: (err as Error).stack });
@@ -279,10 +345,9 @@ export class ZpipesBroker implements SessionHost {
     }
   }
 
-  #dispatch(msg: Buffer[]): void {
+  /** One message from a client: its routing id, its first frame, how many frames it had. */
+  #dispatch(identity: Buffer | undefined, frame: Buffer | undefined, frames: number): void {
     this.#messages++;
-    const identity = msg[0];
-    const frame = msg[1];
     if (identity === undefined) return;
     const key = identity.toString("latin1");
     let session = this.#sessions.get(key);
@@ -296,7 +361,7 @@ export class ZpipesBroker implements SessionHost {
       return;
     }
     // Hot path: READ while reading, WRITE while writing (see ClientSession.fastRead).
-    if (this.#fastPath && msg.length === 2) {
+    if (this.#fastPath && frames === 1) {
       const id = peekId(frame);
       if (id === MSG.WRITE && session.state === "writing") {
         if (frame.length >= 11) {
@@ -318,9 +383,9 @@ export class ZpipesBroker implements SessionHost {
       this.#bad(session, err);
       return;
     }
-    if (msg.length > 2) {
+    if (frames > 1) {
       // One ZPIPES message is one frame; a multi-frame message is not ZPIPES.
-      this.#bad(session, new DecodeError(ZPIPES_ERR.TRUNCATED, `message of ${msg.length - 1} frames`, 0, "frames"));
+      this.#bad(session, new DecodeError(ZPIPES_ERR.TRUNCATED, `message of ${frames} frames`, 0, "frames"));
       return;
     }
     switch (m.type) {

@@ -83,6 +83,25 @@ export function encodeWriteGather(parts: readonly Uint8Array[], timeout: number)
   return b;
 }
 
+/**
+ * WRITE as the pieces of one frame, without copying the chunk: a 7-octet
+ * header, `parts` themselves, the 4-octet timeout. Concatenated they are
+ * exactly {@link encodeWriteGather}'s frame.
+ */
+export function encodeWriteParts(parts: readonly Uint8Array[], timeout: number): Uint8Array[] {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  checkNumber(length, "chunk length");
+  const head = Buffer.allocUnsafe(CHUNK_DATA_OFFSET);
+  head[0] = SIGNATURE_0;
+  head[1] = SIGNATURE_1;
+  head[2] = MSG.WRITE;
+  head.writeUInt32BE(length, HEADER_SIZE);
+  const tail = Buffer.allocUnsafe(4);
+  tail.writeUInt32BE(checkNumber(timeout, "timeout"), 0);
+  return [head, ...parts, tail];
+}
+
 /** READ_OK = signature %d8 chunk. */
 export function encodeReadOk(chunk: Uint8Array): Buffer {
   checkNumber(chunk.length, "chunk length");

@@ -1,4 +1,4 @@
 export * from "./constants.js";
 export type * from "./messages.js";
-export { encode, encodeWrite, encodeWriteGather, encodeReadOk, writeReadOkHeader, FRAME } from "./encode.js";
+export { encode, encodeWrite, encodeWriteGather, encodeWriteParts, encodeReadOk, writeReadOkHeader, FRAME } from "./encode.js";
 export { decode, peekId, isMessageId, type DecodeOptions } from "./decode.js";

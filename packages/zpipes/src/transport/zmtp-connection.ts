@@ -1,0 +1,168 @@
+import type * as net from "node:net";
+import { ZmtpEngine, type ZmtpPeer } from "@vtx/runtime/zmtp/engine";
+import type { ZmtpSocketType } from "@vtx/runtime/zmtp/socket-type";
+import { readIntoSlabs, VIEW_MIN_BYTES } from "@vtx/runtime/stream/slab-reader";
+import { VtxError } from "../errors.js";
+
+/** Encoded small messages are batched up to this many bytes per write. */
+const BATCH_BYTES = 64 * 1024;
+/** Big frames (sent by reference) are gathered until the flush or this many bytes wait. */
+const CORK_BYTES = 256 * 1024;
+
+export interface ZmtpConnectionOptions {
+  socketType: ZmtpSocketType;
+  /** Incoming messages larger than this close the connection (ZMTP_MESSAGE_TOO_LARGE). */
+  maxMessageSize?: number;
+  /** The handshake must finish within this many ms (0: no limit). */
+  handshakeTimeout: number;
+  peerAddress: string;
+}
+
+export interface ZmtpConnectionEvents {
+  ready(peer: ZmtpPeer): void;
+  /** One message; frames of 32 KiB and more are views of a read slab. */
+  message(frames: Buffer[]): void;
+  /** The connection is over; `error` undefined for an orderly close. Fires once. */
+  closed(error: VtxError | undefined): void;
+}
+
+/**
+ * One ZMTP 3.1 connection (NULL mechanism) over a node:net socket, with no
+ * libzmq in between: the runtime's ZMTP engine, slab reads, batched and
+ * gathered writes flushed once per tick. ZPIPES uses it on its hot path
+ * (the broker's ROUTER side, the client's DEALER side) because every
+ * zeromq.js call costs several system calls (ZMQ_EVENTS queries) and two
+ * thread hops, which dominated a chunk's cost.
+ */
+export class ZmtpConnection {
+  readonly peerAddress: string;
+  readonly #socket: net.Socket;
+  readonly #engine: ZmtpEngine;
+  readonly #events: ZmtpConnectionEvents;
+  #handshakeTimer: NodeJS.Timeout | null = null;
+  #flushQueued = false;
+  #corked = false;
+  #closed = false;
+
+  constructor(socket: net.Socket, options: ZmtpConnectionOptions, events: ZmtpConnectionEvents) {
+    this.#socket = socket;
+    this.peerAddress = options.peerAddress;
+    this.#events = events;
+    socket.setNoDelay?.(true);
+    const onChunk = (chunk: Buffer): boolean => {
+      this.#engine.push(chunk);
+      return true;
+    };
+    const slabs = readIntoSlabs(socket, onChunk);
+    this.#engine = new ZmtpEngine(
+      {
+        socketType: options.socketType,
+        ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
+        peerAddress: options.peerAddress,
+        batchSize: BATCH_BYTES,
+        copyBelow: slabs ? VIEW_MIN_BYTES : 0,
+      },
+      {
+        send: (bytes) => {
+          if (this.#socket.writable) this.#socket.write(bytes);
+        },
+        sendv: (chunks) => this.#sendv(chunks),
+        ready: (peer) => {
+          if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+          this.#handshakeTimer = null;
+          this.#events.ready(peer);
+        },
+        message: (frames) => this.#events.message(frames),
+        error: (err) => this.close(err),
+      },
+    );
+    if (!slabs) socket.on("data", onChunk);
+    socket.on("error", (err: Error & { code?: string }) =>
+      this.close(new VtxError(err.code ?? "VTX_STREAM_ERROR", `stream error: ${err.message}`, { cause: err })),
+    );
+    socket.on("end", () => {
+      if (!this.#closed) this.#engine.end();
+      this.close(undefined);
+    });
+    socket.on("close", () => this.close(undefined));
+    if (options.handshakeTimeout > 0) {
+      this.#handshakeTimer = setTimeout(
+        () => this.close(new VtxError("ZMTP_HANDSHAKE_TIMEOUT", `handshake not finished within ${options.handshakeTimeout} ms`)),
+        options.handshakeTimeout,
+      );
+    }
+    this.#engine.start();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes written but not yet taken by the kernel. */
+  get backlog(): number {
+    return this.#socket.writableLength;
+  }
+
+  /**
+   * Sends a one-frame message whose body is `parts` concatenated (big parts
+   * by reference: they must not change until the peer has them). Written
+   * at the end of the current tick, together with whatever else was sent.
+   */
+  send(parts: readonly Uint8Array[]): void {
+    if (this.#closed) return;
+    this.#engine.sendFrameParts(parts);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      process.nextTick(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.#flushQueued = false;
+    if (this.#closed) return;
+    this.#engine.flush();
+    this.#uncork();
+  }
+
+  #sendv(chunks: Buffer[]): void {
+    const s = this.#socket;
+    if (!this.#corked) {
+      s.cork();
+      this.#corked = true;
+    }
+    for (const c of chunks) s.write(c);
+    if (s.writableLength >= CORK_BYTES) this.#uncork();
+  }
+
+  #uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#socket.uncork();
+  }
+
+  /** Closes the connection: what was sent is still written out (then the socket ends). */
+  close(error?: VtxError): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#engine.close();
+    this.#uncork();
+    const s = this.#socket;
+    s.on("error", () => undefined);
+    s.end(() => s.destroy());
+    setTimeout(() => s.destroy(), 1000).unref();
+    this.#events.closed(error);
+  }
+
+  /** Closes at once, discarding unwritten output (a peer that does not read). */
+  destroy(error: VtxError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#engine.close();
+    this.#socket.on("error", () => undefined);
+    this.#socket.destroy();
+    this.#events.closed(error);
+  }
+}
