@@ -54,14 +54,15 @@ const now = () => performance.timeOrigin + performance.now();
 
 // ── child roles ─────────────────────────────────────────────────────────────
 
-async function writerRole({ endpoint, bytes, chunk, window, streams }) {
+async function writerRole({ endpoint, bytes, chunk, window, streams, direct = true }) {
   const { ZpipesClient } = await import(pathToFileURL(join(DIST, "index.js")).href);
   const pool = makePool(chunk);
-  const client = await ZpipesClient.openWriter("bench", { endpoint });
+  const client = await ZpipesClient.openWriter("bench", { endpoint, direct });
   process.send({ ready: true });
   await once(process, "message");
   const t0 = now();
   const cpu0 = process.cpuUsage();
+  const faults0 = process.resourceUsage().minorPageFault;
   const n = Math.ceil(bytes / chunk);
   if (streams) {
     // The user-facing path: 64 KiB chunks piped into the Writable adapter
@@ -76,7 +77,7 @@ async function writerRole({ endpoint, bytes, chunk, window, streams }) {
       }
     }
     await pipeline(Readable.from(chunks(), { objectMode: false }), createWriteStream(client, { window }));
-    process.send({ t0, cpu: process.cpuUsage(cpu0) });
+    process.send({ t0, cpu: process.cpuUsage(cpu0), faults: process.resourceUsage().minorPageFault - faults0 });
     return;
   }
   let inflight = 0;
@@ -106,15 +107,16 @@ async function writerRole({ endpoint, bytes, chunk, window, streams }) {
   });
   if (failed) throw failed;
   await client.close();
-  process.send({ t0, cpu: process.cpuUsage(cpu0) });
+  process.send({ t0, cpu: process.cpuUsage(cpu0), faults: process.resourceUsage().minorPageFault - faults0 });
 }
 
-async function readerRole({ endpoint, bytes, chunk, window, readSize, streams }) {
+async function readerRole({ endpoint, bytes, chunk, window, readSize, streams, direct = true }) {
   const { ZpipesClient } = await import(pathToFileURL(join(DIST, "index.js")).href);
   const pool = makePool(chunk);
-  const client = await ZpipesClient.openReader("bench", { endpoint });
+  const client = await ZpipesClient.openReader("bench", { endpoint, direct });
   process.send({ ready: true });
   const cpu0 = process.cpuUsage();
+  const faults0 = process.resourceUsage().minorPageFault;
   let got = 0;
   let mismatch = -1;
   let ended = false;
@@ -135,7 +137,7 @@ async function readerRole({ endpoint, bytes, chunk, window, readSize, streams })
     const { createReadStream } = await import(pathToFileURL(join(DIST, "index.js")).href);
     for await (const buf of createReadStream(client, { chunkSize: readSize ?? chunk })) check(buf);
     const t1 = now();
-    process.send({ t1, got, mismatch, cpu: process.cpuUsage(cpu0) });
+    process.send({ t1, got, mismatch, cpu: process.cpuUsage(cpu0), faults: process.resourceUsage().minorPageFault - faults0 });
     return;
   }
   await new Promise((resolve, reject) => {
@@ -159,7 +161,7 @@ async function readerRole({ endpoint, bytes, chunk, window, readSize, streams })
   });
   const t1 = now();
   await client.close();
-  process.send({ t1, got, mismatch, cpu: process.cpuUsage(cpu0) });
+  process.send({ t1, got, mismatch, cpu: process.cpuUsage(cpu0), faults: process.resourceUsage().minorPageFault - faults0 });
 }
 
 // ── parent ──────────────────────────────────────────────────────────────────
@@ -207,6 +209,7 @@ export async function transfer({
   readSize = chunk,
   streams = false,
   brokerPids = [],
+  direct = true,
 }) {
   const reader = child("reader", {
     endpoint: readerEndpoint,
@@ -215,9 +218,10 @@ export async function transfer({
     window: readSize > chunk ? Math.max(2, Math.ceil((window * chunk) / readSize)) : window,
     readSize,
     streams,
+    direct,
   });
   await reader.next("reader ready");
-  const writer = child("writer", { endpoint: writerEndpoint, bytes, chunk, window, streams });
+  const writer = child("writer", { endpoint: writerEndpoint, bytes, chunk, window, streams, direct });
   await writer.next("writer ready");
   const brokerCpu0 = brokerPids.map(cpuOfPid);
   writer.cp.send("go");
@@ -230,7 +234,7 @@ export async function transfer({
   // CPU spent on the transfer by each process (user + system, all threads):
   // a measure of cost that background load on a shared machine barely moves.
   const cpuMs = { writer: ms(w.cpu), reader: ms(r.cpu), brokers: brokerPids.map((pid, i) => cpuOfPid(pid) - brokerCpu0[i]) };
-  if (process.env.ZPIPES_BENCH_CPU) console.error(`cpu ms: writer ${JSON.stringify(w.cpu)} reader ${JSON.stringify(r.cpu)} wall ${seconds}`);
+  if (process.env.ZPIPES_BENCH_CPU) console.error(`cpu ms: writer ${JSON.stringify(w.cpu)} reader ${JSON.stringify(r.cpu)} wall ${seconds}; minor page faults: writer ${w.faults} reader ${r.faults}`);
   return { seconds, mbps: bytes / 1e6 / seconds, cpuMs };
 }
 
@@ -315,30 +319,47 @@ export async function main(argv = process.argv.slice(2)) {
 
   // Configurations: the client API with each READ size, then the Node stream
   // adapters (64 KiB chunks into a Writable, a Readable with 64 KiB READs).
+  // Each with a fresh broker per run (cold: its JIT and heap warm up during
+  // the transfer), except "warm broker": one broker for every run, after a
+  // 64 MiB transfer not measured, as a long-running zbroker is. "libzmq":
+  // broker and clients through libzmq sockets (--no-direct, direct: false),
+  // the path every chunk took before they spoke ZMTP themselves.
   const configs = [
     ...readSizes.map((readSize) => ({ label: `client API, ${kib(readSize)} READs`, readSize, streams: false })),
     ...(values["no-streams"] ? [] : [{ label: `streams, ${kib(chunk)} READs`, readSize: chunk, streams: true }]),
+    { label: `client API, ${kib(chunk)}, warm broker`, readSize: chunk, streams: false, warm: true },
+    { label: `client API, ${kib(chunk)}, libzmq`, readSize: chunk, streams: false, libzmq: true },
   ];
   const results = new Map(configs.map((c) => [c.label, []]));
   const cpu = new Map(configs.map((c) => [c.label, []]));
   const pipe = [];
+  let warmBroker = null;
   try {
+    if (configs.some((c) => c.warm)) {
+      warmBroker = await startBroker(`bench-${process.pid}-warm`, values["broker-args"]?.split(" ").filter(Boolean) ?? []);
+      await transfer({ writerEndpoint: warmBroker.endpoint, readerEndpoint: warmBroker.endpoint, bytes: 64 * 2 ** 20, chunk, window });
+    }
     // Interleaved, so background load on a shared machine hits every configuration alike.
     for (let run = 0; run < runs; run++) {
-      for (const [k, { label, readSize, streams }] of configs.entries()) {
-        const brokerArgs = [...(values["slow-path"] ? ["--slow-path"] : []), ...(values["broker-args"]?.split(" ").filter(Boolean) ?? [])];
-        const broker = await startBroker(`bench-${process.pid}-${run}-${k}`, brokerArgs);
+      for (const [k, { label, readSize, streams, warm, libzmq }] of configs.entries()) {
+        const brokerArgs = [
+          ...(values["slow-path"] ? ["--slow-path"] : []),
+          ...(libzmq ? ["--no-direct"] : []),
+          ...(values["broker-args"]?.split(" ").filter(Boolean) ?? []),
+        ];
+        const broker = warm ? warmBroker : await startBroker(`bench-${process.pid}-${run}-${k}`, brokerArgs);
         try {
-          const t = await transfer({ writerEndpoint: broker.endpoint, readerEndpoint: broker.endpoint, bytes, chunk, window, readSize, streams, brokerPids: [broker.pid] });
+          const t = await transfer({ writerEndpoint: broker.endpoint, readerEndpoint: broker.endpoint, bytes, chunk, window, readSize, streams, brokerPids: [broker.pid], direct: !libzmq });
           results.get(label).push(t.mbps);
           cpu.get(label).push(t.cpuMs);
         } finally {
-          await broker.stop();
+          if (!warm) await broker.stop();
         }
       }
       pipe.push((await unixPipe(file, bytes)).mbps);
     }
   } finally {
+    await warmBroker?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   const ceiling = median(pipe);
@@ -349,13 +370,13 @@ export async function main(argv = process.argv.slice(2)) {
     const m = median(xs);
     out.oneBroker[label] = m;
     out.runs[label] = xs;
-    console.log(`  one broker, ${label.padEnd(26)} ${fmt(m).padStart(7)} MB/s   (runs ${xs.map(fmt).join(", ")})   ${fmt((m / ceiling) * 100)} % of cat|cat, ${(m / 241).toFixed(2)}–${(m / 157).toFixed(2)}x the C original`);
+    console.log(`  one broker, ${label.padEnd(32)} ${fmt(m).padStart(7)} MB/s   (runs ${xs.map(fmt).join(", ")})   ${fmt((m / ceiling) * 100)} % of cat|cat, ${(m / 241).toFixed(2)}–${(m / 157).toFixed(2)}x the C original`);
   }
   console.log(`  unix pipe (cat | cat)                   ${fmt(ceiling).padStart(7)} MB/s   (runs ${pipe.map(fmt).join(", ")})`);
   console.log(`  CPU per transfer (median ms, user+system, all threads): writer / reader / broker`);
   for (const [label, xs] of cpu) {
     const med = (f) => median(xs.map(f)).toFixed(0);
-    console.log(`    ${label.padEnd(26)} ${med((c) => c.writer)} / ${med((c) => c.reader)} / ${med((c) => c.brokers[0])}`);
+    console.log(`    ${label.padEnd(32)} ${med((c) => c.writer)} / ${med((c) => c.reader)} / ${med((c) => c.brokers[0])}`);
   }
   console.log(`  anchors: C original 157–241 MB/s through one broker; bar >= 600 MB/s`);
   return out;
@@ -369,6 +390,8 @@ const roleIdx = process.argv.indexOf("--role");
 if (roleIdx > 0) {
   const role = process.argv[roleIdx + 1];
   const args = JSON.parse(process.argv[process.argv.indexOf("--args") + 1]);
+  // Named, so per-process profiles (perf, top) tell the roles apart.
+  process.title = `zp-${role}`;
   (role === "writer" ? writerRole(args) : readerRole(args)).then(
     () => process.disconnect(),
     (err) => {

@@ -43,7 +43,8 @@ export interface BrokerOptions {
   handshakeTimeout?: number;
   /**
    * A directly connected client with more than this many bytes of replies
-   * unread is disconnected (it does not read). Default 64 MiB.
+   * unread is disconnected (it does not read). Default: enough for every
+   * call it may pipeline to get a maximal chunk, at least 64 MiB.
    */
   maxBacklog?: number;
   /**
@@ -166,7 +167,9 @@ export class ZpipesBroker implements SessionHost {
         const d = new DirectRouter({
           maxMessageSize: this.maxChunk + 64,
           handshakeTimeout: this.#options.handshakeTimeout ?? 10_000,
-          maxBacklog: this.#options.maxBacklog ?? 64 * 1024 * 1024,
+          // Room for every call a client may have pipelined to be answered
+          // with a maximal chunk: a well-behaved client is never cut off.
+          maxBacklog: this.#options.maxBacklog ?? Math.max(64 * 1024 * 1024, (this.maxPipelined + 2) * (this.maxChunk + 64)),
           message: (identity, frames) => {
             if (this.#stopping) return;
             try {

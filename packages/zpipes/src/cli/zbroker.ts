@@ -22,6 +22,7 @@ const BASE_OPTIONS = {
   "max-memory": { type: "string" },
   "log-level": { type: "string" },
   "slow-path": { type: "boolean" },
+  "no-direct": { type: "boolean" },
   "io-threads": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies NonNullable<ParseArgsConfig["options"]>;
@@ -40,6 +41,7 @@ Runs a ZPIPES broker at ipc://@/zpipes/<broker-name> (default name: local).
       --io-threads N    libzmq I/O threads (default 2: a writer's and a reader's
                         connections are served in parallel)
       --slow-path       send every READ/WRITE through the XState machine (diagnostic)
+      --no-direct       serve tcp:// and ipc:// through libzmq too, not by the broker's own ZMTP (diagnostic)
   -h, --help            this text
 
 Logs are JSON lines on stderr. TERM or INT stops the broker (exit 0).`;
@@ -104,6 +106,7 @@ export async function main(argv = process.argv.slice(2), extraPlugins: BrokerPlu
     maxChunk: num(values["max-chunk"], MAX_CHUNK),
     maxMemory: num(values["max-memory"], DEFAULT_MAX_MEMORY),
     fastPath: values["slow-path"] !== true,
+    direct: values["no-direct"] !== true,
     logger,
   });
   // Signals are taken from here on: one arriving while starting stops the broker once started.
