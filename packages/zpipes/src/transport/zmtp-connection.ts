@@ -42,6 +42,8 @@ export class ZmtpConnection {
   #handshakeTimer: NodeJS.Timeout | null = null;
   #flushQueued = false;
   #corked = false;
+  /** Bytes written to the socket while corked: queued by us this tick, not waiting on the peer. */
+  #corkedBytes = 0;
   #closed = false;
 
   constructor(socket: net.Socket, options: ZmtpConnectionOptions, events: ZmtpConnectionEvents) {
@@ -98,9 +100,9 @@ export class ZmtpConnection {
     return this.#closed;
   }
 
-  /** Bytes written but not yet taken by the kernel. */
+  /** Bytes handed to the socket in earlier ticks that the kernel has not taken yet (the peer is not reading them). */
   get backlog(): number {
-    return this.#socket.writableLength;
+    return this.#socket.writableLength - this.#corkedBytes;
   }
 
   /**
@@ -130,13 +132,17 @@ export class ZmtpConnection {
       s.cork();
       this.#corked = true;
     }
-    for (const c of chunks) s.write(c);
-    if (s.writableLength >= CORK_BYTES) this.#uncork();
+    for (const c of chunks) {
+      s.write(c);
+      this.#corkedBytes += c.length;
+    }
+    if (this.#corkedBytes >= CORK_BYTES) this.#uncork();
   }
 
   #uncork(): void {
     if (!this.#corked) return;
     this.#corked = false;
+    this.#corkedBytes = 0;
     this.#socket.uncork();
   }
 
