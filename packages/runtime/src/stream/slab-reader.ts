@@ -52,7 +52,7 @@ function findSymbol(obj: object, description: string): symbol | undefined {
  * new slab starts) and returns false to stop reading (`socket.resume()`
  * restarts it). Returns false when the socket does not support it.
  */
-export function readIntoSlabs(socket: net.Socket, onChunk: (chunk: Buffer) => boolean): boolean {
+export function readIntoSlabs(socket: net.Socket, onChunk: (chunk: Buffer) => boolean, slabBytes = SLAB_BYTES): boolean {
   if (!(socket instanceof net.Socket)) return false;
   const s = socket as unknown as Record<symbol, unknown> & SocketInternals;
   const handle = s._handle;
@@ -62,11 +62,11 @@ export function readIntoSlabs(socket: net.Socket, onChunk: (chunk: Buffer) => bo
   if (!handle || typeof handle.useUserBuffer !== "function" || !kBuffer || !kBufferCb || !kBufferGen) return false;
   if (s[kBuffer] !== null && s[kBuffer] !== undefined) return false; // already has a user buffer
 
-  let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  let slab = Buffer.allocUnsafeSlow(slabBytes);
   let used = 0;
   const next = (): Buffer => {
-    if (SLAB_BYTES - used < MIN_READ) {
-      slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    if (slabBytes - used < MIN_READ) {
+      slab = Buffer.allocUnsafeSlow(slabBytes);
       used = 0;
     }
     return slab.subarray(used);

@@ -6,6 +6,16 @@ import { VtxError } from "../errors.js";
 
 /** Encoded small messages are batched up to this many bytes per write. */
 const BATCH_BYTES = 64 * 1024;
+/**
+ * Read slabs of 1 MiB rather than the runtime's 256 KiB: a ZPIPES chunk is
+ * usually 64 KiB, and a frame that a new slab cuts in two is copied, so with
+ * 256 KiB about one chunk in four was (a fresh 64 KiB buffer, and its page
+ * faults); with 1 MiB one in fifteen. Measured with a warm broker, 256 MiB,
+ * interleaved: 219–279 MB/s with 256 KiB slabs, 252–293 with 1 MiB, and
+ * 10–25 % less broker CPU. Chunks are held as views, so a slab stays alive
+ * while a pipe (bounded by its budget) or the application holds one of its chunks.
+ */
+const SLAB_BYTES = 1024 * 1024;
 /** Big frames (sent by reference) are gathered until the flush or this many bytes wait. */
 const CORK_BYTES = 256 * 1024;
 
@@ -55,7 +65,7 @@ export class ZmtpConnection {
       this.#engine.push(chunk);
       return true;
     };
-    const slabs = readIntoSlabs(socket, onChunk);
+    const slabs = readIntoSlabs(socket, onChunk, SLAB_BYTES);
     this.#engine = new ZmtpEngine(
       {
         socketType: options.socketType,
