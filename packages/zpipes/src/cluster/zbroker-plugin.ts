@@ -59,6 +59,8 @@ export function clusterOptionsFromArgs(values: Values, brokerName: string): { zr
   const gossip = Array.isArray(gossipRaw) ? gossipRaw.filter((g): g is string => typeof g === "string") : typeof gossipRaw === "string" ? [gossipRaw] : undefined;
   if (!values.cluster && gossip === undefined) return undefined;
   const zre: ZreNodeOptions = { name: brokerName, headers: { "X-ZPIPES-BROKER": brokerName }, host: (values["zre-host"] as string | undefined) ?? "0.0.0.0" };
+  // zbroker's --no-direct: peers through libzmq too.
+  if (values["no-direct"] === true) zre.direct = false;
   const advertise = values["zre-advertise"];
   if (typeof advertise === "string") zre.advertise = advertise;
   const port = int(values, "zre-port");

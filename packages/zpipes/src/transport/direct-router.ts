@@ -18,6 +18,13 @@ export interface DirectRouterOptions {
   message(identity: Buffer, frames: Buffer[]): void;
   /** A connection failed (handshake timeout, bad framing, too large): for the log. */
   dropped(peerAddress: string, error: VtxError): void;
+  /**
+   * Use the routing id a peer announces (its Identity property) when it
+   * has one, as libzmq's ROUTER does; a second connection with the same id
+   * takes it over and the first is closed (ROUTER_HANDOVER). Default false:
+   * every connection gets an id made here (ZPIPES needs no other).
+   */
+  peerIdentities?: boolean;
 }
 
 const ID_MARK = 0xd1;
@@ -110,15 +117,22 @@ export class DirectRouter {
       socket,
       { socketType: "ROUTER", maxMessageSize: this.#options.maxMessageSize, handshakeTimeout: this.#options.handshakeTimeout, peerAddress },
       {
-        ready: () => {
-          const id = Buffer.allocUnsafe(6);
-          id[0] = 0;
-          id[1] = ID_MARK;
-          id.writeUInt32BE(this.#next, 2);
-          this.#next = (this.#next + 1) >>> 0;
+        ready: (peer) => {
+          let id: Buffer;
+          if (this.#options.peerIdentities === true && peer.identity.length > 0) {
+            id = Buffer.from(peer.identity);
+          } else {
+            id = Buffer.allocUnsafe(6);
+            id[0] = 0;
+            id[1] = ID_MARK;
+            id.writeUInt32BE(this.#next, 2);
+            this.#next = (this.#next + 1) >>> 0;
+          }
           identity = id;
           key = id.toString("latin1");
+          const previous = this.#peers.get(key);
           this.#peers.set(key, conn);
+          previous?.close();
         },
         message: (frames) => {
           if (identity !== null) this.#options.message(identity, frames);

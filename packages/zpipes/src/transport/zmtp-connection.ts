@@ -26,6 +26,8 @@ export interface ZmtpConnectionOptions {
   /** The handshake must finish within this many ms (0: no limit). */
   handshakeTimeout: number;
   peerAddress: string;
+  /** Our routing id, announced as Identity (a ZRE DEALER's %x01 + UUID). */
+  identity?: Uint8Array;
 }
 
 export interface ZmtpConnectionEvents {
@@ -69,6 +71,7 @@ export class ZmtpConnection {
     this.#engine = new ZmtpEngine(
       {
         socketType: options.socketType,
+        ...(options.identity !== undefined ? { identity: options.identity } : {}),
         ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
         peerAddress: options.peerAddress,
         batchSize: BATCH_BYTES,
@@ -123,6 +126,17 @@ export class ZmtpConnection {
   send(parts: readonly Uint8Array[]): void {
     if (this.#closed) return;
     this.#engine.sendFrameParts(parts);
+    this.#queueFlush();
+  }
+
+  /** Sends a multipart message (one frame per element; big frames by reference). */
+  sendMessage(frames: readonly Uint8Array[]): void {
+    if (this.#closed) return;
+    this.#engine.sendMessage(frames);
+    this.#queueFlush();
+  }
+
+  #queueFlush(): void {
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       process.nextTick(() => this.flush());

@@ -22,6 +22,8 @@ import { LateTicks } from "@vtx/runtime/stream/silence-watch";
 import { decodeBeacon, encodeBeacon } from "./beacon-codec.js";
 import { decodeRoutingId, decodeZre, encodeRoutingId, encodeWhisper, encodeZre, type ZreHello, type ZreMessage } from "./codec.js";
 import type { ZreEvent, ZreExitReason, ZreLogRecord } from "./events.js";
+import { DirectDealer } from "../transport/direct-dealer.js";
+import { DirectRouter } from "../transport/direct-router.js";
 
 /** RFC 36 says nodes listen for beacons on UDP port 5670. */
 export const ZRE_DISCOVERY_PORT = 5670;
@@ -63,6 +65,13 @@ export interface ZreNodeOptions {
   expiredMs?: number;
   /** Per-peer DEALER send high-water mark in messages. Default 1000. */
   sendHighWaterMark?: number;
+  /**
+   * Speak ZMTP to peers from this thread, without libzmq (default true):
+   * the ROUTER and the per-peer DEALERs are the broker's own (see
+   * `src/transport/`), same bytes on the wire, so zyre and libzmq peers
+   * still talk to it. false: zeromq.js sockets.
+   */
+  direct?: boolean;
   /** Structured log sink. Default: none. */
   log?: (rec: ZreLogRecord) => void;
 }
@@ -83,7 +92,9 @@ interface Outgoing {
 
 interface Link {
   endpoint: string;
-  dealer: zmq.Dealer;
+  /** The libzmq DEALER, or null when the link is direct. */
+  dealer: zmq.Dealer | null;
+  direct: DirectDealer | null;
   sent: number;
   /** Messages waiting for the DEALER (zeromq.js takes one send at a time). */
   queue: Outgoing[];
@@ -141,6 +152,7 @@ export class ZreNode {
   private readonly expiredMs: number;
   private readonly headers: Record<string, string>;
   private router: zmq.Router | undefined;
+  private directRouter: DirectRouter | undefined;
   private routerPort = 0;
   private ownEndpoint = "";
   private readonly peers = new Map<string, Peer>();
@@ -184,14 +196,32 @@ export class ZreNode {
     const host = this.opts.host ?? "127.0.0.1";
     // Handover: a peer reconnecting with the same routing id (after a TCP
     // reset) takes over its id instead of being ignored by the ROUTER.
-    const router = new zmq.Router({ handover: true, linger: 0 });
-    this.router = router;
-    await router.bind(`tcp://${host}:${this.opts.port && this.opts.port > 0 ? this.opts.port : "*"}`);
-    const last = router.lastEndpoint ?? "";
+    const bindTo = `tcp://${host}:${this.opts.port && this.opts.port > 0 ? this.opts.port : "*"}`;
+    let last: string;
+    if (this.opts.direct !== false && DirectRouter.accepts(bindTo)) {
+      const router = new DirectRouter({
+        // ZRE messages carry no bound of their own; the cluster's are chunks.
+        maxMessageSize: 256 * 1024 * 1024,
+        handshakeTimeout: 10_000,
+        maxBacklog: Number.MAX_SAFE_INTEGER, // the ROUTER only receives
+        peerIdentities: true,
+        message: (identity, frames) => {
+          if (!this.stopped) this.onMessage([identity, ...frames]);
+        },
+        dropped: (peer, err) => this.log("warn", "dropped a connection", { peer, code: err.code, err: err.message }),
+      });
+      this.directRouter = router;
+      last = await router.bind(bindTo);
+    } else {
+      const router = new zmq.Router({ handover: true, linger: 0 });
+      this.router = router;
+      await router.bind(bindTo);
+      last = router.lastEndpoint ?? "";
+      this.receiving = this.receiveLoop(router);
+    }
     this.routerPort = Number(last.slice(last.lastIndexOf(":") + 1));
     const adv = this.opts.advertise ?? (host === "0.0.0.0" || host === "*" ? externalIPv4() : host);
     this.ownEndpoint = `tcp://${adv}:${this.routerPort}`;
-    this.receiving = this.receiveLoop(router);
 
     const useBeacon = this.opts.beacon !== false && (this.opts.beacon !== undefined || this.opts.gossip === undefined);
     if (useBeacon) await this.startBeacon(this.opts.beacon || {}, host);
@@ -228,6 +258,7 @@ export class ZreNode {
     this.peers.clear();
     this.pending.clear();
     this.router?.close();
+    await this.directRouter?.close();
     await this.receiving;
     for (const end of [...this.iteratorEnds]) end();
     this.listeners.clear();
@@ -321,7 +352,14 @@ export class ZreNode {
     if (!p || p.link.closed) return false;
     const link = p.link;
     link.sent = (link.sent + 1) & 0xffff;
-    link.queue.push({ frames: encodeWhisper(link.sent, content), settle: undefined });
+    const frames = encodeWhisper(link.sent, content);
+    if (link.direct !== null) {
+      // Refused only while reconnecting with a full queue: the gap in
+      // sequence numbers then tells the peer (RFC 36), as a libzmq drop would.
+      link.direct.sendMessage(frames);
+      return true;
+    }
+    link.queue.push({ frames, settle: undefined });
     if (!link.flushing) void this.flush(link);
     return true;
   }
@@ -445,18 +483,32 @@ export class ZreNode {
   }
 
   private openLink(endpoint: string): Link {
+    if (this.opts.direct !== false) {
+      const direct = DirectDealer.create(
+        endpoint,
+        // The DEALER only sends (RFC 36): replies come through the peer's own link to our ROUTER.
+        { message: () => undefined, failed: () => undefined, unavailable: () => undefined },
+        { identity: encodeRoutingId(this.uuid), reconnect: true, maxQueued: this.opts.sendHighWaterMark ?? 1000 },
+      );
+      if (direct !== undefined) return { endpoint, dealer: null, direct, sent: 0, queue: [], head: 0, flushing: false, idle: [], closed: false };
+    }
     const dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: this.opts.sendHighWaterMark ?? 1000 });
     setBinaryRoutingId(dealer, encodeRoutingId(this.uuid));
     dealer.connect(endpoint);
-    return { endpoint, dealer, sent: 0, queue: [], head: 0, flushing: false, idle: [], closed: false };
+    return { endpoint, dealer, direct: null, sent: 0, queue: [], head: 0, flushing: false, idle: [], closed: false };
   }
 
   private closeLink(link: Link, lingerMs: number): void {
     if (link.closed) return;
     link.closed = true;
+    // A direct link writes out what it holds, then ends (what is held while
+    // reconnecting is dropped, as libzmq's linger would after `lingerMs`).
+    link.direct?.close();
     try {
-      link.dealer.linger = lingerMs;
-      link.dealer.close();
+      if (link.dealer) {
+        link.dealer.linger = lingerMs;
+        link.dealer.close();
+      }
     } catch {
       // already closed
     }
@@ -568,7 +620,14 @@ export class ZreNode {
       return;
     }
     link.sent = (link.sent + 1) & 0xffff;
-    link.queue.push({ frames: encodeZre({ ...msg, sequence: link.sent }), settle });
+    const frames = encodeZre({ ...msg, sequence: link.sent });
+    if (link.direct !== null) {
+      // Written at the end of this tick; refused only while reconnecting with a full queue.
+      if (link.direct.sendMessage(frames)) settle?.();
+      else settle?.(new VtxError("ZRE_SEND_FAILED", `link to ${link.endpoint} is not connected and holds too much`));
+      return;
+    }
+    link.queue.push({ frames, settle });
     if (!link.flushing) void this.flush(link);
   }
 
@@ -582,7 +641,7 @@ export class ZreNode {
         link.queue[link.head] = undefined as unknown as Outgoing;
         link.head++;
         try {
-          await link.dealer.send(item.frames);
+          await link.dealer!.send(item.frames);
         } catch (err) {
           item.settle?.(new VtxError("ZRE_SEND_FAILED", `send to ${link.endpoint} failed`, { cause: err }));
           continue;
