@@ -21,3 +21,4 @@ export { sessionMachine, type SessionPort } from "./stream/session-machine.js";
 export { backoffDelay } from "./stream/backoff.js";
 export * from "./supervisor/index.js";
 export * as zmtp from "./zmtp/index.js";
+export { primeMallocForStreaming } from "./malloc-tuning.js";

@@ -55,7 +55,9 @@ const now = () => performance.timeOrigin + performance.now();
 // ── child roles ─────────────────────────────────────────────────────────────
 
 async function writerRole({ endpoint, bytes, chunk, window, streams, direct = true }) {
-  const { ZpipesClient } = await import(pathToFileURL(join(DIST, "index.js")).href);
+  const { ZpipesClient, primeMallocForStreaming } = await import(pathToFileURL(join(DIST, "index.js")).href);
+  // As the zpipe command does: keep big buffers' memory for reuse.
+  await primeMallocForStreaming();
   const pool = makePool(chunk);
   const client = await ZpipesClient.openWriter("bench", { endpoint, direct });
   process.send({ ready: true });
@@ -111,7 +113,8 @@ async function writerRole({ endpoint, bytes, chunk, window, streams, direct = tr
 }
 
 async function readerRole({ endpoint, bytes, chunk, window, readSize, streams, direct = true }) {
-  const { ZpipesClient } = await import(pathToFileURL(join(DIST, "index.js")).href);
+  const { ZpipesClient, primeMallocForStreaming } = await import(pathToFileURL(join(DIST, "index.js")).href);
+  await primeMallocForStreaming();
   const pool = makePool(chunk);
   const client = await ZpipesClient.openReader("bench", { endpoint, direct });
   process.send({ ready: true });
@@ -364,7 +367,7 @@ export async function main(argv = process.argv.slice(2)) {
   }
   const ceiling = median(pipe);
   const fmt = (x) => x.toFixed(1);
-  console.log(`zpipes bench: ${bytes / 2 ** 20} MiB written as ${kib(chunk)} chunks (client API: one WRITE each; streams: coalesced under backpressure), writer and reader in separate processes, broker in its own, median of ${runs} runs, ${window} calls in flight`);
+  console.log(`zpipes bench: ${bytes / 2 ** 20} MiB written as ${kib(chunk)} chunks (client API: one WRITE each; streams: coalesced under backpressure), writer and reader in separate processes (each primes glibc as zpipe does: primeMallocForStreaming), broker in its own (zbroker), median of ${runs} runs, ${window} calls in flight`);
   const out = { unixPipe: ceiling, oneBroker: {}, runs: { unixPipe: pipe } };
   for (const [label, xs] of results) {
     const m = median(xs);

@@ -8,3 +8,4 @@ export type { BrokerPlugin } from "./broker/plugin.js";
 export * from "./client/index.js";
 export { ZPIPES_ERR, type ZpipesErrorCode } from "./errors.js";
 export { jsonLogger, silentLogger, memoryLogger, type Logger, type LogLevel } from "./log.js";
+export { primeMallocForStreaming } from "@vtx/runtime/malloc-tuning";

@@ -4,6 +4,7 @@
  * ipc://@/zpipes/<broker-name>, default name "local". Ends cleanly on TERM or
  * INT: pending calls are answered with *_FAILED, exit status 0.
  */
+import { primeMallocForStreaming } from "@vtx/runtime/malloc-tuning";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import * as zmq from "zeromq";
 import { pathToFileURL } from "node:url";
@@ -120,6 +121,8 @@ export async function main(argv = process.argv.slice(2), extraPlugins: BrokerPlu
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
   });
+  // Big buffers' memory is kept for reuse rather than refaulted (see primeMallocForStreaming).
+  await primeMallocForStreaming();
   try {
     await broker.start();
   } catch (err) {

@@ -8,6 +8,7 @@
  * A progress line goes to stderr on long transfers when stderr is a TTY, or
  * always with --progress.
  */
+import { primeMallocForStreaming } from "@vtx/runtime/malloc-tuning";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { Transform } from "node:stream";
@@ -102,6 +103,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const timeout = values.timeout !== undefined ? Number(values.timeout) : 0;
   const live = !values.quiet && (values.progress === true || process.stderr.isTTY === true);
   const { meter, done } = progressMeter(`${verb} ${name}`, live, 500);
+  await primeMallocForStreaming();
   try {
     if (verb === "write") {
       const client = await ZpipesClient.openWriter(name, clientOptions);

@@ -1,0 +1,60 @@
+/**
+ * primeMallocForStreaming: glibc keeps big buffers' memory for reuse
+ * afterwards. Measured where it matters, in page faults: a child process
+ * churns 256 × 1 MiB buffers (64 alive at a time, as read slabs live until
+ * a GC), once as is and once primed.
+ */
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { primeMallocForStreaming } from "../src/malloc-tuning.js";
+
+const MODULE = fileURLToPath(new URL("../dist/malloc-tuning.js", import.meta.url));
+
+const CHURN = `
+if (process.argv[1] === "prime") {
+  const { primeMallocForStreaming } = await import(${JSON.stringify(MODULE)});
+  if (!(await primeMallocForStreaming())) throw new Error("priming did not run");
+} else {
+  // The control starts and ends a worker thread too, with a small buffer:
+  // what counts is the freed 16 MiB block, not the thread.
+  const { Worker } = await import("node:worker_threads");
+  await new Promise((resolve) => new Worker("new Uint8Array(new ArrayBuffer(1024))[0] = 1;", { eval: true }).once("exit", resolve));
+}
+const f0 = process.resourceUsage().minorPageFault;
+const keep = [];
+for (let i = 0; i < 256; i++) {
+  const b = Buffer.allocUnsafeSlow(1 << 20);
+  b.fill(1);
+  keep.push(b);
+  if (keep.length > 64) keep.shift();
+}
+process.stdout.write(String(process.resourceUsage().minorPageFault - f0));
+`;
+
+function faults(mode: "control" | "prime"): number {
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", CHURN, mode], {
+    encoding: "utf8",
+    timeout: 30_000,
+    env: { ...process.env, GLIBC_TUNABLES: "", VTX_NO_MALLOC_PRIMING: "" },
+  });
+  return Number(out);
+}
+
+describe.runIf(process.platform === "linux")("primeMallocForStreaming", () => {
+  it("runs once per process and says so", async () => {
+    const a = primeMallocForStreaming();
+    expect(primeMallocForStreaming()).toBe(a);
+    expect(await a).toBe(true);
+  });
+
+  it("cuts the page faults of buffer churn by a fifth or more", () => {
+    const control = faults("control");
+    const primed = faults("prime");
+    // 256 MiB of 1 MiB buffers: ~51 K faults in the control, ~35 K primed
+    // (this machine); a 40 MiB block (above glibc's dynamic maximum) or a
+    // small one gives the control's figure.
+    expect(control).toBeGreaterThan(20_000);
+    expect(primed).toBeLessThan(control * 0.8);
+  });
+});
