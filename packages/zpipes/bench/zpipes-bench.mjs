@@ -331,6 +331,7 @@ export async function main(argv = process.argv.slice(2)) {
     ...readSizes.map((readSize) => ({ label: `client API, ${kib(readSize)} READs`, readSize, streams: false })),
     ...(values["no-streams"] ? [] : [{ label: `streams, ${kib(chunk)} READs`, readSize: chunk, streams: true }]),
     { label: `client API, ${kib(chunk)}, warm broker`, readSize: chunk, streams: false, warm: true },
+    { label: `client API, ${kib(chunk)}, warm, 16 in flight`, readSize: chunk, streams: false, warm: true, window: 16 },
     { label: `client API, ${kib(chunk)}, libzmq`, readSize: chunk, streams: false, libzmq: true },
   ];
   const results = new Map(configs.map((c) => [c.label, []]));
@@ -344,7 +345,7 @@ export async function main(argv = process.argv.slice(2)) {
     }
     // Interleaved, so background load on a shared machine hits every configuration alike.
     for (let run = 0; run < runs; run++) {
-      for (const [k, { label, readSize, streams, warm, libzmq }] of configs.entries()) {
+      for (const [k, { label, readSize, streams, warm, libzmq, window: w }] of configs.entries()) {
         const brokerArgs = [
           ...(values["slow-path"] ? ["--slow-path"] : []),
           ...(libzmq ? ["--no-direct"] : []),
@@ -352,7 +353,7 @@ export async function main(argv = process.argv.slice(2)) {
         ];
         const broker = warm ? warmBroker : await startBroker(`bench-${process.pid}-${run}-${k}`, brokerArgs);
         try {
-          const t = await transfer({ writerEndpoint: broker.endpoint, readerEndpoint: broker.endpoint, bytes, chunk, window, readSize, streams, brokerPids: [broker.pid], direct: !libzmq });
+          const t = await transfer({ writerEndpoint: broker.endpoint, readerEndpoint: broker.endpoint, bytes, chunk, window: w ?? window, readSize, streams, brokerPids: [broker.pid], direct: !libzmq });
           results.get(label).push(t.mbps);
           cpu.get(label).push(t.cpuMs);
         } finally {
@@ -367,7 +368,7 @@ export async function main(argv = process.argv.slice(2)) {
   }
   const ceiling = median(pipe);
   const fmt = (x) => x.toFixed(1);
-  console.log(`zpipes bench: ${bytes / 2 ** 20} MiB written as ${kib(chunk)} chunks (client API: one WRITE each; streams: coalesced under backpressure), writer and reader in separate processes (each primes glibc as zpipe does: primeMallocForStreaming), broker in its own (zbroker), median of ${runs} runs, ${window} calls in flight`);
+  console.log(`zpipes bench: ${bytes / 2 ** 20} MiB written as ${kib(chunk)} chunks (client API: one WRITE each; streams: coalesced under backpressure), writer and reader in separate processes (each primes glibc as zpipe does: primeMallocForStreaming), broker in its own (zbroker), median of ${runs} runs, ${window} calls in flight unless the row says otherwise`);
   const out = { unixPipe: ceiling, oneBroker: {}, runs: { unixPipe: pipe } };
   for (const [label, xs] of results) {
     const m = median(xs);
