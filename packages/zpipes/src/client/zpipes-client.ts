@@ -167,6 +167,9 @@ export class ZpipesClient {
    * Write one chunk (an array of parts is sent as one chunk, their
    * concatenation). Resolves on WRITE_OK (the broker holds the chunk within
    * the pipe's budget). `timeoutMs` 0 waits forever (for a reader, or room).
+   * Over a direct connection (the default on tcp:// and ipc://) the chunk
+   * is written to the socket by reference, as node streams do: do not change
+   * it until the returned promise settles.
    */
   async write(chunk: Uint8Array | readonly Uint8Array[], timeoutMs = 0): Promise<void> {
     this.#check("writer", "write");
