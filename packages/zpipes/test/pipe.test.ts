@@ -90,6 +90,41 @@ describe("Pipe flow control", () => {
   });
 });
 
+describe("READ_OK as pieces (direct transports)", () => {
+  it("gives the same bytes as takeReadOk, views of the queued chunks and no copy", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.integer({ min: 1, max: 120 }), { minLength: 1, maxLength: 12 }),
+        (chunkSizes, readSizes) => {
+          let counter = 0;
+          const chunks = chunkSizes.map((n) => Buffer.from(Array.from({ length: n }, () => counter++ & 0xff)));
+          const a = new Pipe("a", { budget: 1 << 20 });
+          const b = new Pipe("b", { budget: 1 << 20 });
+          for (const p of [a, b]) p.attachReader(end("r"));
+          for (const c of chunks) {
+            a.push(c);
+            b.push(c);
+          }
+          for (const n of readSizes) {
+            if (a.queued === 0) break;
+            const whole = a.takeReadOk(n);
+            const parts = b.takeReadOkParts(n);
+            expect(Buffer.concat(parts).equals(whole)).toBe(true);
+            expect(b.queued).toBe(a.queued);
+            if (parts.length > 1) {
+              // Header, then views into the pushed chunks' own memory.
+              expect(parts[0]!.length).toBe(7);
+              for (const v of parts.slice(1)) expect(chunks.some((c) => c.buffer === v.buffer && v.byteOffset >= c.byteOffset && v.byteOffset + v.length <= c.byteOffset + c.length)).toBe(true);
+            }
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe("PipeRegistry (the cluster seam)", () => {
   it("emits attach and detach events and drops a pipe from the table when an end leaves", () => {
     const reg = new PipeRegistry({ budget: 10 });

@@ -295,6 +295,15 @@ export class ZpipesBroker implements SessionHost {
     if (!this.#sending) void this.#flush();
   }
 
+  sendParts(identity: Buffer, parts: Buffer[]): void {
+    if (isDirectIdentity(identity)) this.#direct?.send(identity, parts);
+    else this.send(identity, Buffer.concat(parts));
+  }
+
+  canSendParts(identity: Buffer): boolean {
+    return isDirectIdentity(identity);
+  }
+
   warn(event: string, fields: Record<string, unknown>): void {
     // Rate-limited: a fuzzing client must not turn the log into the bottleneck.
     const now = Date.now();

@@ -13,6 +13,13 @@ export interface SessionHost {
   readonly maxMemory: number;
   account(delta: number): void;
   send(identity: Buffer, frame: Buffer): void;
+  /**
+   * Sends one frame given as pieces (big ones by reference) to a client
+   * whose transport writes gathered frames.
+   */
+  sendParts?(identity: Buffer, parts: Buffer[]): void;
+  /** Whether {@link sendParts} reaches this client without a copy. */
+  canSendParts?(identity: Buffer): boolean;
   warn(event: string, fields: Record<string, unknown>): void;
 }
 
@@ -258,15 +265,14 @@ export class ClientSession implements PipeEnd, ClientHooks {
       const queued = pipe.queued;
       if (queued >= size) {
         pipe.setWanted(0);
-        this.#reply(pipe.takeReadOk(size));
+        this.#replyReadOk(pipe, size);
         return true;
       }
       if (pipe.writerState === "gone") {
         pipe.setWanted(0);
         const failure = pipe.writerFailure;
-        this.#reply(
-          queued > 0 ? pipe.takeReadOk(queued) : failure === null ? FRAME.READ_END : encode({ type: "READ_FAILED", reason: failure }),
-        );
+        if (queued > 0) this.#replyReadOk(pipe, queued);
+        else this.#reply(failure === null ? FRAME.READ_END : encode({ type: "READ_FAILED", reason: failure }));
         return true;
       }
       pipe.setWanted(size);
@@ -380,6 +386,20 @@ export class ClientSession implements PipeEnd, ClientHooks {
     this.#held = null;
     this.#reply(answer);
     for (const f of held) this.#reply(f);
+  }
+
+  /**
+   * READ_OK with `n` queued bytes: gathered from the queued chunks when the
+   * client's transport takes pieces (no copy even when a READ spans
+   * several chunks), else one frame (copied only when it spans chunks).
+   */
+  #replyReadOk(pipe: Pipe, n: number): void {
+    const host = this.#host;
+    if (this.#held === null && host.sendParts !== undefined && host.canSendParts?.(this.identity) === true) {
+      host.sendParts(this.identity, pipe.takeReadOkParts(n));
+      return;
+    }
+    this.#reply(pipe.takeReadOk(n));
   }
 
   #reply(frame: Buffer): void {

@@ -206,6 +206,35 @@ export class Pipe {
     return this.#take(n, true);
   }
 
+  /**
+   * Like {@link takeReadOk}, as the pieces of one READ_OK frame and without
+   * any copy: the frame itself when one chunk covers the bytes (built in
+   * place as there), else a 7-octet header followed by views of the queued
+   * chunks. For a transport that writes gathered frames.
+   */
+  takeReadOkParts(n: number): Buffer[] {
+    const want = n < this.#queued ? n : this.#queued;
+    const head = this.#q[this.#head];
+    if (head === undefined || head.buf.length - head.off >= want) return [this.#take(n, true)];
+    const out: Buffer[] = [Buffer.allocUnsafe(CHUNK_DATA_OFFSET)];
+    writeReadOkHeader(out[0]!, want);
+    let left = want;
+    while (left > 0) {
+      const e = this.#q[this.#head] as Entry;
+      const avail = e.buf.length - e.off;
+      const k = avail < left ? avail : left;
+      out.push(e.buf.subarray(e.off, e.off + k));
+      e.headroom = false;
+      e.off += k;
+      left -= k;
+      if (e.off === e.buf.length) this.#shift();
+    }
+    this.#queued -= want;
+    this.#account?.(-want);
+    this.#notify();
+    return out;
+  }
+
   #take(n: number, asFrame: boolean): Buffer {
     const want = n < this.#queued ? n : this.#queued;
     const head = this.#q[this.#head];
