@@ -206,7 +206,13 @@ export class ZreNode {
         maxBacklog: Number.MAX_SAFE_INTEGER, // the ROUTER only receives
         peerIdentities: true,
         message: (identity, frames) => {
-          if (!this.stopped) this.onMessage([identity, ...frames]);
+          if (this.stopped) return;
+          try {
+            this.onMessage([identity, ...frames]);
+          } catch (err) {
+            // A listener's bug must not take the node (and its process) down.
+            this.log("warn", "message handling failed", { err: String(err) });
+          }
         },
         dropped: (peer, err) => this.log("warn", "dropped a connection", { peer, code: err.code, err: err.message }),
       });
