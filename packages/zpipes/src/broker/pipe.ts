@@ -215,7 +215,9 @@ export class Pipe {
   takeReadOkParts(n: number): Buffer[] {
     const want = n < this.#queued ? n : this.#queued;
     const head = this.#q[this.#head];
-    if (head === undefined || head.buf.length - head.off >= want) return [this.#take(n, true)];
+    // In place over the WRITE's own header when there is one; otherwise a
+    // header and views, never a copy (a READ inside a chunk, or across chunks).
+    if (head === undefined || (head.headroom && head.off === 0 && head.buf.length >= want)) return [this.#take(n, true)];
     const out: Buffer[] = [Buffer.allocUnsafe(CHUNK_DATA_OFFSET)];
     writeReadOkHeader(out[0]!, want);
     let left = want;

@@ -129,7 +129,7 @@ export function createWriteStream(client: ZpipesClient, options: PipeWritableOpt
       let size = 0;
       const flush = (): void => {
         if (batch.length === 0) return;
-        // Gathered into the WRITE frame by the client: one copy, as for a single chunk.
+        // One WRITE of these pieces: written by reference over a direct connection, gathered with one copy through libzmq.
         send(batch);
         batch = [];
         size = 0;
