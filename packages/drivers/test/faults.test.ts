@@ -124,8 +124,14 @@ for (const t of testTransports("ztcp")) {
       try {
         await crashLoop(reader, sender, times);
       } catch (err) {
-        // Say where the stream stood, to tell a stuck sender from a lost link.
-        const state = `sent ${sender.next()} (EAGAIN ${sender.eagain()}), received up to ${reader.last}; events: ${recent.join(", ")}`;
+        // Say where the stream stood, to tell a stuck sender from a lost link,
+        // and a stalled stream from a slow one (a second later, did it move?).
+        const sent = sender.next();
+        const got = reader.last;
+        await new Promise((r) => setTimeout(r, 1000));
+        const state =
+          `sent ${sent} (EAGAIN ${sender.eagain()}), received up to ${got} (${reader.count} messages); ` +
+          `one second later: sent ${sender.next()}, received up to ${reader.last}; events: ${recent.join(", ")}`;
         throw new Error(`${(err as Error).message}; ${state}`, { cause: err });
       } finally {
         off();
