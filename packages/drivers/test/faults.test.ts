@@ -49,7 +49,10 @@ class SeqReader {
   #waiters: Array<{ seq: number; resolve: () => void }> = [];
   readonly done: Promise<void>;
 
+  readonly socket: zmq.Pull;
+
   constructor(socket: zmq.Pull) {
+    this.socket = socket;
     this.done = (async () => {
       try {
         for (;;) {
@@ -129,9 +132,13 @@ for (const t of testTransports("ztcp")) {
         const sent = sender.next();
         const got = reader.last;
         await new Promise((r) => setTimeout(r, 1000));
+        // Asked only now (ZMQ_EVENTS on a socket with a pending receive can
+        // itself swallow the wake-up): messages waiting while the receive
+        // still waits is a lost wake-up on the application's socket.
         const state =
           `sent ${sent} (EAGAIN ${sender.eagain()}), received up to ${got} (${reader.count} messages); ` +
-          `one second later: sent ${sender.next()}, received up to ${reader.last}; events: ${recent.join(", ")}`;
+          `one second later: sent ${sender.next()}, received up to ${reader.last}, PULL readable ${reader.socket.readable}; ` +
+          `events: ${recent.join(", ")}`;
         throw new Error(`${(err as Error).message}; ${state}`, { cause: err });
       } finally {
         off();
