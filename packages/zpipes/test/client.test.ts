@@ -10,6 +10,7 @@ import type * as zmq from "zeromq";
 import { ZpipesBroker, type BrokerOptions } from "../src/broker/index.js";
 import { ZpipesClient, createReadStream, createWriteStream, openReadStream, openWriteStream } from "../src/client/index.js";
 import { uniqueName } from "./helpers/raw-client.js";
+import { codeOf } from "./helpers/promises.js";
 
 const ZBROKER = fileURLToPath(new URL("../dist/cli/zbroker.js", import.meta.url));
 
@@ -29,15 +30,6 @@ async function start(options: BrokerOptions = {}): Promise<string> {
 }
 
 const track = (c: ZpipesClient): ZpipesClient => (open.push(c), c);
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("client API", () => {
   it("writes chunks and reads exact sizes, then null at the end", async () => {

@@ -30,6 +30,7 @@ import { DirectDealer } from "../src/transport/direct-dealer.js";
 import { DirectRouter } from "../src/transport/direct-router.js";
 import { abstractNeedsLibzmq, directBindAddress, directConnectAddress, formatEndpoint, type DirectAddress } from "../src/transport/endpoint.js";
 import { F, RawClient, hexBytes, uniqueName } from "./helpers/raw-client.js";
+import { codeOf, within } from "./helpers/promises.js";
 
 const ZBROKER = fileURLToPath(new URL("../dist/cli/zbroker.js", import.meta.url));
 
@@ -53,30 +54,6 @@ afterEach(async () => {
 });
 
 // ── helpers ────────────────────────────────────────────────────────────────
-
-/** `p`, or a clear failure after `ms`. */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  throw new Error("expected a rejection");
-}
 
 /** Polls the log for an entry (log lines have no event to await); fails clearly after `ms`. */
 async function logEntry(log: MemoryLog, what: string, pred: (e: MemoryLog["entries"][number]) => boolean, ms = 5000): Promise<MemoryLog["entries"][number]> {

@@ -6,6 +6,7 @@ import type { DriverContext } from "../driver.js";
 import { VtxError } from "../errors.js";
 import { readIntoSlabs, VIEW_MIN_BYTES } from "./slab-reader.js";
 import { SilenceWatch } from "./silence-watch.js";
+import { endStream, GatherWriter, streamError } from "./stream-io.js";
 import { ZmtpEngine, type ZmtpPeer } from "../zmtp/engine.js";
 import { createMechanism, loadCurve, type MechanismOption } from "../zmtp/mechanism-option.js";
 
@@ -50,8 +51,6 @@ export async function checkLinkMechanism(o: LinkOptions): Promise<void> {
 
 /** Bytes of encoded outgoing messages the engine batches before a write is forced. */
 const BATCH_BYTES = 64 * 1024;
-/** Big messages are gathered (stream corked) until the bridge flushes or this many bytes wait. */
-const CORK_BYTES = 256 * 1024;
 /** Outgoing bytes buffered in the stream before the bridge stops reading. */
 const WRITE_HIGH_WATER = 1024 * 1024;
 
@@ -80,7 +79,7 @@ export class ZmtpLink implements BridgeSink {
   readonly #getBridge: (peer: ZmtpPeer) => Bridge;
   #bridge: Bridge | null = null;
   #paused = false;
-  #corked = false;
+  readonly #out: GatherWriter;
   #closed = false;
   #lastRx = Date.now();
   #handshakeTimer: NodeJS.Timeout | null = null;
@@ -98,6 +97,7 @@ export class ZmtpLink implements BridgeSink {
     events: ZmtpLinkEvents;
   }) {
     this.#duplex = args.duplex;
+    this.#out = new GatherWriter(args.duplex);
     this.peerAddress = args.peerAddress;
     this.#ctx = args.ctx;
     this.#req = args.req;
@@ -126,8 +126,9 @@ export class ZmtpLink implements BridgeSink {
         copyBelow: slabs ? VIEW_MIN_BYTES : 0,
       },
       {
-        send: (bytes) => this.#send(bytes),
-        sendv: (chunks) => this.#sendv(chunks),
+        // Big messages are gathered into one writev until the bridge flushes.
+        send: (bytes) => this.#out.write(bytes),
+        sendv: (chunks) => this.#out.writev(chunks),
         ready: (peer) => this.#onReady(peer),
         message: (frames) => this.#onMessage(frames),
         subscribe: (topic) => this.#onSubscription(true, topic),
@@ -138,7 +139,7 @@ export class ZmtpLink implements BridgeSink {
     this.#untrack = args.ctx.track(this);
     d.on("data", onChunk);
     d.on("error", (err: Error & { code?: string }) =>
-      this.close(new VtxError(err.code ?? "VTX_STREAM_ERROR", `stream error: ${err.message}`, { cause: err })),
+      this.close(streamError(err)),
     );
     // EOF inside the greeting, the handshake or a multipart message is
     // ZMTP_TRUNCATED (engine.end() reports it through `error`); between
@@ -237,32 +238,6 @@ export class ZmtpLink implements BridgeSink {
     else bridge.deliverCancel(t);
   }
 
-  #send(bytes: Buffer): void {
-    if (!this.#closed) this.#duplex.write(bytes);
-  }
-
-  /**
-   * A big message (header and body by reference): gathered with what
-   * follows in the same burst into one writev, written when the bridge
-   * flushes or {@link CORK_BYTES} wait.
-   */
-  #sendv(chunks: Buffer[]): void {
-    if (this.#closed) return;
-    const d = this.#duplex;
-    if (!this.#corked) {
-      d.cork();
-      this.#corked = true;
-    }
-    for (const c of chunks) d.write(c);
-    if (d.writableLength >= CORK_BYTES) this.#uncork();
-  }
-
-  #uncork(): void {
-    if (!this.#corked) return;
-    this.#corked = false;
-    this.#duplex.uncork();
-  }
-
   // ---- BridgeSink: app → wire ------------------------------------------------
 
   message(frames: Buffer[]): boolean {
@@ -291,7 +266,7 @@ export class ZmtpLink implements BridgeSink {
   flush(): void {
     if (this.#closed) return;
     this.#engine.flush();
-    this.#uncork();
+    this.#out.flush();
   }
 
   drained(): Promise<void> {
@@ -342,14 +317,9 @@ export class ZmtpLink implements BridgeSink {
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
     this.#bridge?.detach(this);
     this.#engine.close();
-    // end(), not destroy(): an ERROR command the engine just wrote (auth
-    // failure, incompatible socket type) must reach the peer. A peer that
-    // does not close its side is cut off shortly after.
-    const d = this.#duplex;
-    d.end(() => d.destroy());
-    setTimeout(() => d.destroy(), 1000).unref();
-    // Never let a stream error after close become an uncaught exception.
-    this.#duplex.on("error", () => undefined);
+    // Ended, not destroyed: an ERROR command the engine just wrote (auth
+    // failure, incompatible socket type) must reach the peer.
+    endStream(this.#duplex);
     this.#events.closed(error);
   }
 }

@@ -99,6 +99,43 @@ export function encodeCommandFrame(body: Uint8Array): Buffer {
 }
 
 /**
+ * A gather list under construction: headers and small bodies are written
+ * into `scratch` and coalesce into runs of it; bodies of at least
+ * `copyThreshold` bytes go by reference between the runs.
+ */
+class GatherList {
+  readonly #chunks: Buffer[] = [];
+  readonly #scratch: Buffer;
+  readonly #copyThreshold: number;
+  #runStart = 0;
+  #at = 0;
+
+  constructor(scratchBytes: number, copyThreshold: number) {
+    this.#scratch = Buffer.allocUnsafe(scratchBytes);
+    this.#copyThreshold = copyThreshold;
+  }
+
+  header(flags: number, size: number): void {
+    this.#at = writeFrameHeader(this.#scratch, this.#at, flags, size);
+  }
+
+  body(body: Uint8Array): void {
+    if (body.length < this.#copyThreshold) {
+      this.#at = copyBody(this.#scratch, this.#at, body);
+      return;
+    }
+    if (this.#at > this.#runStart) this.#chunks.push(this.#scratch.subarray(this.#runStart, this.#at));
+    this.#chunks.push(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    this.#runStart = this.#at;
+  }
+
+  done(): Buffer[] {
+    if (this.#at > this.#runStart) this.#chunks.push(this.#scratch.subarray(this.#runStart, this.#at));
+    return this.#chunks;
+  }
+}
+
+/**
  * Encodes a message for a gather write: bodies of at least `copyThreshold`
  * bytes are returned by reference, everything else (all headers, small
  * bodies) is coalesced into runs of one shared buffer. Concatenating the
@@ -110,24 +147,14 @@ export function encodeMessageChunks(frames: readonly Uint8Array[], copyThreshold
     const n = frames[i]!.length;
     copied += (n > MAX_SHORT_FRAME_SIZE ? 9 : 2) + (n >= copyThreshold ? 0 : n);
   }
-  const scratch = Buffer.allocUnsafe(copied);
-  const chunks: Buffer[] = [];
+  const list = new GatherList(copied, copyThreshold);
   const last = frames.length - 1;
-  let runStart = 0;
-  let at = 0;
   for (let i = 0; i <= last; i++) {
     const body = frames[i]!;
-    at = writeFrameHeader(scratch, at, i < last ? FLAG_MORE : 0, body.length);
-    if (body.length >= copyThreshold) {
-      chunks.push(scratch.subarray(runStart, at));
-      chunks.push(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-      runStart = at;
-    } else {
-      at = copyBody(scratch, at, body);
-    }
+    list.header(i < last ? FLAG_MORE : 0, body.length);
+    list.body(body);
   }
-  if (at > runStart) chunks.push(scratch.subarray(runStart, at));
-  return chunks;
+  return list.done();
 }
 
 /**
@@ -144,20 +171,8 @@ export function encodeFrameChunks(parts: readonly Uint8Array[], copyThreshold = 
     size += n;
     if (n < copyThreshold) copied += n;
   }
-  const scratch = Buffer.allocUnsafe(frameHeaderSize(size) + copied);
-  const chunks: Buffer[] = [];
-  let runStart = 0;
-  let at = writeFrameHeader(scratch, 0, 0, size);
-  for (let i = 0; i < parts.length; i++) {
-    const body = parts[i]!;
-    if (body.length >= copyThreshold) {
-      if (at > runStart) chunks.push(scratch.subarray(runStart, at));
-      chunks.push(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-      runStart = at;
-    } else {
-      at = copyBody(scratch, at, body);
-    }
-  }
-  if (at > runStart) chunks.push(scratch.subarray(runStart, at));
-  return chunks;
+  const list = new GatherList(frameHeaderSize(size) + copied, copyThreshold);
+  list.header(0, size);
+  for (let i = 0; i < parts.length; i++) list.body(parts[i]!);
+  return list.done();
 }

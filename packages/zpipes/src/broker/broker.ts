@@ -297,11 +297,7 @@ export class ZpipesBroker implements SessionHost {
 
   sendParts(identity: Buffer, parts: Buffer[]): void {
     if (isDirectIdentity(identity)) this.#direct?.send(identity, parts);
-    else this.send(identity, Buffer.concat(parts));
-  }
-
-  canSendParts(identity: Buffer): boolean {
-    return isDirectIdentity(identity);
+    else this.send(identity, parts.length === 1 ? parts[0]! : Buffer.concat(parts));
   }
 
   warn(event: string, fields: Record<string, unknown>): void {

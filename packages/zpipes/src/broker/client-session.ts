@@ -14,12 +14,10 @@ export interface SessionHost {
   account(delta: number): void;
   send(identity: Buffer, frame: Buffer): void;
   /**
-   * Sends one frame given as pieces (big ones by reference) to a client
-   * whose transport writes gathered frames.
+   * Sends one frame given as pieces (big ones by reference): gathered
+   * without a copy where the client's transport allows, joined otherwise.
    */
-  sendParts?(identity: Buffer, parts: Buffer[]): void;
-  /** Whether {@link sendParts} reaches this client without a copy. */
-  canSendParts?(identity: Buffer): boolean;
+  sendParts(identity: Buffer, parts: Buffer[]): void;
   warn(event: string, fields: Record<string, unknown>): void;
 }
 
@@ -388,18 +386,11 @@ export class ClientSession implements PipeEnd, ClientHooks {
     for (const f of held) this.#reply(f);
   }
 
-  /**
-   * READ_OK with `n` queued bytes: gathered from the queued chunks when the
-   * client's transport takes pieces (no copy even when a READ spans
-   * several chunks), else one frame (copied only when it spans chunks).
-   */
+  /** READ_OK with `n` queued bytes, as pieces of the queued chunks (see Pipe.takeReadOkParts). */
   #replyReadOk(pipe: Pipe, n: number): void {
-    const host = this.#host;
-    if (this.#held === null && host.sendParts !== undefined && host.canSendParts?.(this.identity) === true) {
-      host.sendParts(this.identity, pipe.takeReadOkParts(n));
-      return;
-    }
-    this.#reply(pipe.takeReadOk(n));
+    const parts = pipe.takeReadOkParts(n);
+    if (this.#held !== null) this.#held.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    else this.#host.sendParts(this.identity, parts);
   }
 
   #reply(frame: Buffer): void {

@@ -194,38 +194,50 @@ export class Pipe {
 
   /** Take exactly min(n, queued) bytes as data. Zero-copy when one chunk covers it. */
   take(n: number): Buffer {
-    return this.#take(n, false);
+    return join(this.#takeViews(n < this.#queued ? n : this.#queued));
   }
 
   /**
    * Take exactly min(n, queued) bytes as a complete READ_OK frame. When the
    * bytes come from the start of one received WRITE chunk, the frame is built
-   * in place over that WRITE's header: no copy.
+   * in place over that WRITE's header: no copy. Otherwise one copy.
    */
   takeReadOk(n: number): Buffer {
-    return this.#take(n, true);
+    return join(this.takeReadOkParts(n));
   }
 
   /**
    * Like {@link takeReadOk}, as the pieces of one READ_OK frame and without
-   * any copy: the frame itself when one chunk covers the bytes (built in
-   * place as there), else a 7-octet header followed by views of the queued
-   * chunks. For a transport that writes gathered frames.
+   * any copy: the frame itself when it can be built in place, else a
+   * 7-octet header followed by views of the queued chunks (a READ inside a
+   * chunk, or across several). For a transport that writes gathered frames.
    */
   takeReadOkParts(n: number): Buffer[] {
     const want = n < this.#queued ? n : this.#queued;
     const head = this.#q[this.#head];
-    // In place over the WRITE's own header when there is one; otherwise a
-    // header and views, never a copy (a READ inside a chunk, or across chunks).
-    if (head === undefined || (head.headroom && head.off === 0 && head.buf.length >= want)) return [this.#take(n, true)];
-    const out: Buffer[] = [Buffer.allocUnsafe(CHUNK_DATA_OFFSET)];
-    writeReadOkHeader(out[0]!, want);
+    const inPlace = head !== undefined && head.headroom && want > 0 && head.buf.length >= want;
+    const views = this.#takeViews(want);
+    if (inPlace) {
+      const chunk = views[0]!;
+      const frame = Buffer.from(chunk.buffer, chunk.byteOffset - CHUNK_DATA_OFFSET, CHUNK_DATA_OFFSET + want);
+      writeReadOkHeader(frame, want);
+      return [frame];
+    }
+    const header = Buffer.allocUnsafe(CHUNK_DATA_OFFSET);
+    writeReadOkHeader(header, want);
+    return [header, ...views];
+  }
+
+  /** Takes `want` (at most `queued`) bytes off the queue as views of the queued chunks. */
+  #takeViews(want: number): Buffer[] {
+    const views: Buffer[] = [];
     let left = want;
     while (left > 0) {
       const e = this.#q[this.#head] as Entry;
       const avail = e.buf.length - e.off;
       const k = avail < left ? avail : left;
-      out.push(e.buf.subarray(e.off, e.off + k));
+      views.push(e.buf.subarray(e.off, e.off + k));
+      // The bytes before a partly taken chunk are in flight: never a header again.
       e.headroom = false;
       e.off += k;
       left -= k;
@@ -233,54 +245,8 @@ export class Pipe {
     }
     this.#queued -= want;
     this.#account?.(-want);
-    this.#notify();
-    return out;
-  }
-
-  #take(n: number, asFrame: boolean): Buffer {
-    const want = n < this.#queued ? n : this.#queued;
-    const head = this.#q[this.#head];
-    let out: Buffer;
-    if (head !== undefined && head.buf.length - head.off >= want) {
-      const { buf, off } = head;
-      if (asFrame) {
-        if (head.headroom) {
-          const start = buf.byteOffset - CHUNK_DATA_OFFSET;
-          out = Buffer.from(buf.buffer, start, CHUNK_DATA_OFFSET + want);
-          writeReadOkHeader(out, want);
-        } else {
-          out = Buffer.allocUnsafe(CHUNK_DATA_OFFSET + want);
-          writeReadOkHeader(out, want);
-          buf.copy(out, CHUNK_DATA_OFFSET, off, off + want);
-        }
-      } else {
-        out = buf.subarray(off, off + want);
-      }
-      head.headroom = false;
-      head.off += want;
-      if (head.off === buf.length) this.#shift();
-    } else {
-      const base = asFrame ? CHUNK_DATA_OFFSET : 0;
-      out = Buffer.allocUnsafe(base + want);
-      if (asFrame) writeReadOkHeader(out, want);
-      let at = base;
-      let left = want;
-      while (left > 0) {
-        const e = this.#q[this.#head] as Entry;
-        const avail = e.buf.length - e.off;
-        const k = avail < left ? avail : left;
-        e.buf.copy(out, at, e.off, e.off + k);
-        e.headroom = false;
-        e.off += k;
-        at += k;
-        left -= k;
-        if (e.off === e.buf.length) this.#shift();
-      }
-    }
-    this.#queued -= want;
-    this.#account?.(-want);
     if (want > 0) this.#notify();
-    return out;
+    return views;
   }
 
   #shift(): void {
@@ -321,4 +287,9 @@ export class Pipe {
       this.#notifying = false;
     }
   }
+}
+
+/** The pieces as one buffer: the piece itself when there is one (no copy). */
+function join(parts: Buffer[]): Buffer {
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }

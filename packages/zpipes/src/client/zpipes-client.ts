@@ -1,5 +1,5 @@
 import * as zmq from "zeromq";
-import { decode, encode, encodeWriteGather, encodeWriteParts, FRAME, MAX_CHUNK } from "../codec/index.js";
+import { decode, encode, encodeWriteParts, FRAME, MAX_CHUNK } from "../codec/index.js";
 import type { ZpipesMessage } from "../codec/index.js";
 import { VtxError, ZPIPES_ERR } from "../errors.js";
 import { brokerEndpoint } from "../broker/broker.js";
@@ -65,7 +65,7 @@ export class ZpipesClient {
   readonly #calls: Call[] = [];
   #callsHead = 0;
   readonly #pings: Call[] = [];
-  #out: Buffer[] = [];
+  #out: Uint8Array[] = [];
   #sending = false;
   #closed = false;
   #closing: Promise<void> | null = null;
@@ -109,35 +109,31 @@ export class ZpipesClient {
             // No vtx broker under node's form of an abstract name: libzmq's.
             c.#direct = null;
             if (c.#closed) return;
-            const dealer = (c.#dealer = c.#newDealer());
-            dealer.connect(endpoint);
-            void c.#receive(dealer);
-            for (const parts of queued) c.#out.push(parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts));
+            c.#attachDealer().connect(endpoint);
+            for (const parts of queued) c.#out.push(join(parts));
             if (!c.#sending) void c.#flush();
           },
         }) ?? null;
     }
-    if (c.#direct !== null) {
-      // Connected (or connecting) directly.
-    } else if (options.socketHooks) {
-      c.#hooks = options.socketHooks;
-      c.#dealer = c.#newDealer();
-      try {
-        await options.socketHooks.connect(c.#dealer, endpoint);
-      } catch (err) {
-        c.#shutdown(new VtxError(ZPIPES_ERR.NO_BROKER, `cannot connect to ${endpoint}: ${(err as Error).message}`, { cause: err }));
-        throw err;
+    if (c.#direct === null) {
+      const dealer = c.#attachDealer();
+      if (options.socketHooks) {
+        c.#hooks = options.socketHooks;
+        try {
+          await options.socketHooks.connect(dealer, endpoint);
+        } catch (err) {
+          c.#shutdown(new VtxError(ZPIPES_ERR.NO_BROKER, `cannot connect to ${endpoint}: ${(err as Error).message}`, { cause: err }));
+          throw err;
+        }
+      } else {
+        dealer.connect(endpoint);
       }
-    } else {
-      c.#dealer = c.#newDealer();
-      c.#dealer.connect(endpoint);
     }
-    if (c.#dealer !== null) void c.#receive(c.#dealer);
     const connectTimeout = options.connectTimeout ?? 5000;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        c.#call("open", frame),
+        c.#call("open", [frame]),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () => reject(new VtxError(ZPIPES_ERR.NO_BROKER, `no ZPIPES broker answered at ${endpoint} within ${connectTimeout} ms`)),
@@ -177,8 +173,7 @@ export class ZpipesClient {
     let length = 0;
     for (const p of parts) length += p.length;
     if (length > MAX_CHUNK) throw new VtxError(ZPIPES_ERR.INVALID, `chunk of ${length} bytes exceeds ${MAX_CHUNK}`);
-    // Directly, the chunk goes to the socket by reference; libzmq gets one copy.
-    await this.#call("write", this.#direct !== null ? encodeWriteParts(parts, timeoutMs) : encodeWriteGather(parts, timeoutMs));
+    await this.#call("write", encodeWriteParts(parts, timeoutMs));
   }
 
   /**
@@ -187,7 +182,7 @@ export class ZpipesClient {
    */
   async read(size: number, timeoutMs = 0): Promise<Buffer | null> {
     this.#check("reader", "read");
-    return this.#call("read", encode({ type: "READ", size, timeout: timeoutMs }));
+    return this.#call("read", [encode({ type: "READ", size, timeout: timeoutMs })]);
   }
 
   /** PING the broker; rejects with ZPIPES_NO_BROKER if no PING_OK within `timeoutMs`. */
@@ -197,7 +192,7 @@ export class ZpipesClient {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.#call("ping", FRAME.PING),
+        this.#call("ping", [FRAME.PING]),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new VtxError(ZPIPES_ERR.NO_BROKER, `no PING_OK within ${timeoutMs} ms`)), timeoutMs);
         }),
@@ -226,7 +221,7 @@ export class ZpipesClient {
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
-          this.#call("close", FRAME.CLOSE),
+          this.#call("close", [FRAME.CLOSE]),
           new Promise<void>((resolve, reject) => {
             if (timeoutMs <= 0) return;
             timer = setTimeout(() => {
@@ -253,11 +248,18 @@ export class ZpipesClient {
     if (this.mode !== mode) throw new VtxError(ZPIPES_ERR.INVALID, `${op} on a pipe opened as ${this.mode}`);
   }
 
-  #newDealer(): zmq.Dealer {
-    return new zmq.Dealer({ linger: 0, sendHighWaterMark: 10_000, receiveHighWaterMark: 10_000 });
+  /** A libzmq DEALER for this client, already receiving (connected by the caller). */
+  #attachDealer(): zmq.Dealer {
+    const dealer = (this.#dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10_000, receiveHighWaterMark: 10_000 }));
+    void this.#receive(dealer);
+    return dealer;
   }
 
-  #call(kind: Call["kind"], frame: Buffer | Uint8Array[]): Promise<Buffer | null> {
+  /**
+   * Sends one frame, given as pieces: by reference over a direct
+   * connection, joined (one copy) for libzmq. Settles with the reply.
+   */
+  #call(kind: Call["kind"], parts: readonly Uint8Array[]): Promise<Buffer | null> {
     return new Promise<Buffer | null>((resolve, reject) => {
       if (this.#closed) {
         reject(new VtxError(ZPIPES_ERR.CLOSED, "client is closed"));
@@ -265,10 +267,10 @@ export class ZpipesClient {
       }
       (kind === "ping" ? this.#pings : this.#calls).push({ kind, resolve, reject });
       if (this.#direct !== null) {
-        this.#direct.send(Array.isArray(frame) ? frame : [frame]);
+        this.#direct.send(parts);
         return;
       }
-      this.#out.push(Array.isArray(frame) ? Buffer.concat(frame) : frame);
+      this.#out.push(join(parts));
       if (!this.#sending) void this.#flush();
     });
   }
@@ -368,7 +370,7 @@ export class ZpipesClient {
       this.#shutdown(new VtxError(ZPIPES_ERR.NO_BROKER, `broker at ${this.endpoint} stopped answering`));
       return;
     }
-    if (this.#pings.length === 0) this.#call("ping", FRAME.PING).catch(() => undefined);
+    if (this.#pings.length === 0) this.#call("ping", [FRAME.PING]).catch(() => undefined);
   }
 
   /** Fail everything outstanding with `err` and close the socket. */
@@ -388,4 +390,9 @@ export class ZpipesClient {
     if (this.#hooks) this.#hooks.close(dealer).catch(() => undefined);
     else dealer.close();
   }
+}
+
+/** One frame's pieces as one buffer: the piece itself when there is one. */
+function join(parts: readonly Uint8Array[]): Uint8Array {
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }

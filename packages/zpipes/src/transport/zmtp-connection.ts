@@ -2,6 +2,7 @@ import type * as net from "node:net";
 import { ZmtpEngine, type ZmtpPeer } from "@vtx/runtime/zmtp/engine";
 import type { ZmtpSocketType } from "@vtx/runtime/zmtp/socket-type";
 import { readIntoSlabs, VIEW_MIN_BYTES } from "@vtx/runtime/stream/slab-reader";
+import { endStream, GatherWriter, streamError } from "@vtx/runtime/stream/stream-io";
 import { VtxError } from "../errors.js";
 
 /** Encoded small messages are batched up to this many bytes per write. */
@@ -16,8 +17,6 @@ const BATCH_BYTES = 64 * 1024;
  * while a pipe (bounded by its budget) or the application holds one of its chunks.
  */
 const SLAB_BYTES = 1024 * 1024;
-/** Big frames (sent by reference) are gathered until the flush or this many bytes wait. */
-const CORK_BYTES = 256 * 1024;
 
 export interface ZmtpConnectionOptions {
   socketType: ZmtpSocketType;
@@ -52,16 +51,15 @@ export class ZmtpConnection {
   readonly #engine: ZmtpEngine;
   readonly #events: ZmtpConnectionEvents;
   #handshakeTimer: NodeJS.Timeout | null = null;
+  readonly #out: GatherWriter;
   #flushQueued = false;
-  #corked = false;
-  /** Bytes written to the socket while corked: queued by us this tick, not waiting on the peer. */
-  #corkedBytes = 0;
   #closed = false;
 
   constructor(socket: net.Socket, options: ZmtpConnectionOptions, events: ZmtpConnectionEvents) {
     this.#socket = socket;
     this.peerAddress = options.peerAddress;
     this.#events = events;
+    this.#out = new GatherWriter(socket);
     socket.setNoDelay?.(true);
     const onChunk = (chunk: Buffer): boolean => {
       this.#engine.push(chunk);
@@ -78,10 +76,9 @@ export class ZmtpConnection {
         copyBelow: slabs ? VIEW_MIN_BYTES : 0,
       },
       {
-        send: (bytes) => {
-          if (this.#socket.writable) this.#socket.write(bytes);
-        },
-        sendv: (chunks) => this.#sendv(chunks),
+        // Big frames are gathered into one writev until the end of the tick.
+        send: (bytes) => this.#out.write(bytes),
+        sendv: (chunks) => this.#out.writev(chunks),
         ready: (peer) => {
           if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
           this.#handshakeTimer = null;
@@ -91,10 +88,9 @@ export class ZmtpConnection {
         error: (err) => this.close(err),
       },
     );
-    if (!slabs) socket.on("data", onChunk);
-    socket.on("error", (err: Error & { code?: string }) =>
-      this.close(new VtxError(err.code ?? "VTX_STREAM_ERROR", `stream error: ${err.message}`, { cause: err })),
-    );
+    // Slab reads bypass 'data'; anything read before they took over comes that way.
+    socket.on("data", onChunk);
+    socket.on("error", (err: Error & { code?: string }) => this.close(streamError(err)));
     socket.on("end", () => {
       if (!this.#closed) this.#engine.end();
       this.close(undefined);
@@ -115,7 +111,7 @@ export class ZmtpConnection {
 
   /** Bytes handed to the socket in earlier ticks that the kernel has not taken yet (the peer is not reading them). */
   get backlog(): number {
-    return this.#socket.writableLength - this.#corkedBytes;
+    return this.#out.unread;
   }
 
   /**
@@ -147,27 +143,7 @@ export class ZmtpConnection {
     this.#flushQueued = false;
     if (this.#closed) return;
     this.#engine.flush();
-    this.#uncork();
-  }
-
-  #sendv(chunks: Buffer[]): void {
-    const s = this.#socket;
-    if (!this.#corked) {
-      s.cork();
-      this.#corked = true;
-    }
-    for (const c of chunks) {
-      s.write(c);
-      this.#corkedBytes += c.length;
-    }
-    if (this.#corkedBytes >= CORK_BYTES) this.#uncork();
-  }
-
-  #uncork(): void {
-    if (!this.#corked) return;
-    this.#corked = false;
-    this.#corkedBytes = 0;
-    this.#socket.uncork();
+    this.#out.flush();
   }
 
   /** Closes the connection: what was sent is still written out (then the socket ends). */
@@ -177,11 +153,7 @@ export class ZmtpConnection {
     this.#closed = true;
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#engine.close();
-    this.#uncork();
-    const s = this.#socket;
-    s.on("error", () => undefined);
-    s.end(() => s.destroy());
-    setTimeout(() => s.destroy(), 1000).unref();
+    endStream(this.#socket);
     this.#events.closed(error);
   }
 
