@@ -21,6 +21,7 @@ if (process.argv[1] === "prime") {
   const { Worker } = await import("node:worker_threads");
   await new Promise((resolve) => new Worker("new Uint8Array(new ArrayBuffer(1024))[0] = 1;", { eval: true }).once("exit", resolve));
 }
+gc();
 const f0 = process.resourceUsage().minorPageFault;
 const keep = [];
 for (let i = 0; i < 256; i++) {
@@ -28,12 +29,13 @@ for (let i = 0; i < 256; i++) {
   b.fill(1);
   keep.push(b);
   if (keep.length > 64) keep.shift();
+  if (i % 16 === 15) gc();
 }
 process.stdout.write(String(process.resourceUsage().minorPageFault - f0));
 `;
 
 function faults(mode: "control" | "prime"): number {
-  const out = execFileSync(process.execPath, ["--input-type=module", "-e", CHURN, mode], {
+  const out = execFileSync(process.execPath, ["--expose-gc", "--no-concurrent-array-buffer-sweeping", "--input-type=module", "-e", CHURN, mode], {
     encoding: "utf8",
     timeout: 30_000,
     env: { ...process.env, GLIBC_TUNABLES: "", VTX_NO_MALLOC_PRIMING: "" },
@@ -48,13 +50,14 @@ describe.runIf(process.platform === "linux")("primeMallocForStreaming", () => {
     expect(await a).toBe(true);
   });
 
-  it("cuts the page faults of buffer churn by a fifth or more", () => {
+  it("cuts the page faults of buffer churn by 30 % or more", () => {
     const control = faults("control");
     const primed = faults("prime");
-    // 256 MiB of 1 MiB buffers: ~51 K faults in the control, ~35 K primed
-    // (this machine); a 40 MiB block (above glibc's dynamic maximum) or a
-    // small one gives the control's figure.
+    // 256 MiB of 1 MiB buffers: 45.1 K faults in the control, 20.5 K
+    // primed, within ±50 over twelve runs each, idle or with three CPU
+    // hogs; a 40 MiB block (above glibc's dynamic maximum) or a small one
+    // gives the control's figure.
     expect(control).toBeGreaterThan(20_000);
-    expect(primed).toBeLessThan(control * 0.8);
+    expect(primed).toBeLessThan(control * 0.7);
   });
 });
