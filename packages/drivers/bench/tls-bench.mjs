@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { Vtx } from "@vtx/runtime";
 import { tls, ztcp } from "@vtx/drivers";
-import { fmt, median, openVtx, runChild, spawnPeer, throughput } from "./two-process.mjs";
+import { cpuMs, fmt, median, openVtx, runChild, spawnPeer, throughput } from "./two-process.mjs";
 
 const HERE = fileURLToPath(import.meta.url);
 
@@ -66,12 +66,14 @@ async function child() {
     const server = nodeTls.createServer({ key: ctx.pki.key, cert: ctx.pki.cert }, (sock) => {
       let bytes = 0;
       let first = 0;
+      const cpu0 = process.cpuUsage();
+      const faults0 = process.resourceUsage().minorPageFault;
       sock.on("data", (chunk) => {
         if (bytes === 0) first = performance.now();
         bytes += chunk.length;
         if (bytes >= total) {
           const ms = performance.now() - first;
-          process.send({ done: { ms, count: count - 1, bytes: total } });
+          process.send({ done: { ms, count: count - 1, bytes: total, faults: process.resourceUsage().minorPageFault - faults0, cpuMs: cpuMs(cpu0) } });
           sock.end();
           server.close();
         }
@@ -97,12 +99,14 @@ async function rawTls(size, count, ctx) {
   }
   const { done: r } = await done;
   sock.destroy();
-  return { msgsPerSec: (r.count / r.ms) * 1000, mbPerSec: r.bytes / r.ms / 1000 };
+  return { msgsPerSec: (r.count / r.ms) * 1000, mbPerSec: r.bytes / r.ms / 1000, faults: r.faults, cpuMs: r.cpuMs };
 }
 
-function benchThroughput(transport, size, count, ctx) {
-  if (transport === "raw-tls") return rawTls(size, count, ctx);
-  return throughput(HERE, open, { transport, size, count, extra: ctx });
+/** One run; also the CPU both processes spent (the sender's measured here, around the whole run). */
+async function benchThroughput(transport, size, count, ctx) {
+  const c0 = process.cpuUsage();
+  const r = transport === "raw-tls" ? await rawTls(size, count, ctx) : await throughput(HERE, open, { transport, size, count, extra: ctx });
+  return { ...r, senderCpuMs: cpuMs(c0) };
 }
 
 async function main() {
@@ -123,9 +127,17 @@ async function main() {
     if (values.only !== "" && !c.name.toLowerCase().includes(values.only.toLowerCase())) continue;
     const anchor = [];
     const subject = [];
+    const faults = { anchor: [], subject: [] };
+    const cpu = { anchor: [], subject: [] };
     for (let r = 0; r < runs; r++) {
-      anchor.push((await benchThroughput(c.anchor, c.size, c.count, ctx))[c.metric]);
-      subject.push((await benchThroughput(c.subject, c.size, c.count, ctx))[c.metric]);
+      const a = await benchThroughput(c.anchor, c.size, c.count, ctx);
+      const b = await benchThroughput(c.subject, c.size, c.count, ctx);
+      anchor.push(a[c.metric]);
+      subject.push(b[c.metric]);
+      faults.anchor.push(a.faults);
+      faults.subject.push(b.faults);
+      cpu.anchor.push(a.senderCpuMs + a.cpuMs);
+      cpu.subject.push(b.senderCpuMs + b.cpuMs);
     }
     const a = median(anchor);
     const s = median(subject);
@@ -135,6 +147,8 @@ async function main() {
       `${c.name.padEnd(22)} ${c.anchorName.padEnd(8)} ${fmt(a).padStart(10)} ${c.unit}   ${c.subject.padEnd(5)} ${fmt(s).padStart(10)} ${c.unit}   ratio ${ratio.toFixed(2)}× ${verdict}`,
     );
     console.log(`${"".padEnd(22)} runs ${c.anchorName} [${anchor.map(fmt).join(", ")}] ${c.subject} [${subject.map(fmt).join(", ")}]`);
+    console.log(`${"".padEnd(22)} receiver's page faults ${c.anchorName} [${faults.anchor.map(fmt).join(", ")}] ${c.subject} [${faults.subject.map(fmt).join(", ")}]`);
+    console.log(`${"".padEnd(22)} CPU ms, both processes ${c.anchorName} [${cpu.anchor.map(fmt).join(", ")}] ${c.subject} [${cpu.subject.map(fmt).join(", ")}] (ratio of medians ${(median(cpu.subject) / median(cpu.anchor)).toFixed(2)}×)`);
     results.push({ case: c.name, anchor: a, subject: s, ratio, bar: c.bar, met: c.bar === undefined ? undefined : ratio >= c.bar });
   }
   return results;

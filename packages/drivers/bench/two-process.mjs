@@ -37,6 +37,12 @@ export function spawnPeer(file, spec) {
  * (e.g. UDP plain mode) a PULL that sees no progress for 1 s stops and
  * reports what arrived instead of waiting forever.
  */
+/** CPU ms (user + system, all threads) this process used since `c0`. */
+export function cpuMs(c0) {
+  const c = process.cpuUsage(c0);
+  return Math.round((c.user + c.system) / 1000);
+}
+
 export async function runChild(open) {
   const { role, transport, count, size, extra, lossy } = JSON.parse(process.argv[3]);
   const side = await open(transport, role, extra);
@@ -48,6 +54,8 @@ export async function runChild(open) {
     let bytes = 0;
     let n = 0;
     let seen = -1;
+    const faults0 = process.resourceUsage().minorPageFault;
+    const cpu0 = process.cpuUsage();
     // One watchdog, not a timer per message: reports a stall (and ends a lossy run).
     const watchdog = setInterval(() => {
       if (n === seen) {
@@ -68,7 +76,7 @@ export async function runChild(open) {
     }
     clearInterval(watchdog);
     if (!lossy && bytes !== count * size) throw new Error(`received ${bytes} bytes, expected ${count * size}`);
-    process.send({ done: { ms: last - first, count: n - 1, bytes, received: n } });
+    process.send({ done: { ms: last - first, count: n - 1, bytes, received: n, faults: process.resourceUsage().minorPageFault - faults0, cpuMs: cpuMs(cpu0) } });
   } else {
     for (let i = 0; i < count; i++) {
       const [m] = await side.s.receive();
@@ -91,7 +99,7 @@ export async function throughput(file, open, { transport, size, count, extra, lo
   for (let i = 0; i < count; i++) await side.s.send(copy ? Buffer.from(body) : body);
   const { done: r } = await done;
   await side.close();
-  return { msgsPerSec: (r.count / r.ms) * 1000, mbPerSec: r.bytes / r.ms / 1000, received: r.received };
+  return { msgsPerSec: (r.count / r.ms) * 1000, mbPerSec: r.bytes / r.ms / 1000, received: r.received, faults: r.faults, cpuMs: r.cpuMs };
 }
 
 /** Mean REQ/REP round trip in µs against a child REP, after a warm-up outside the timing. */

@@ -227,6 +227,7 @@ export async function transfer({
   const writer = child("writer", { endpoint: writerEndpoint, bytes, chunk, window, streams, direct });
   await writer.next("writer ready");
   const brokerCpu0 = brokerPids.map(cpuOfPid);
+  const brokerFaults0 = brokerPids.map(faultsOfPid);
   writer.cp.send("go");
   const [w, r] = await Promise.all([writer.next("writer result"), reader.next("reader result")]);
   await Promise.all([writer.exited, reader.exited]);
@@ -237,8 +238,18 @@ export async function transfer({
   // CPU spent on the transfer by each process (user + system, all threads):
   // a measure of cost that background load on a shared machine barely moves.
   const cpuMs = { writer: ms(w.cpu), reader: ms(r.cpu), brokers: brokerPids.map((pid, i) => cpuOfPid(pid) - brokerCpu0[i]) };
-  if (process.env.ZPIPES_BENCH_CPU) console.error(`cpu ms: writer ${JSON.stringify(w.cpu)} reader ${JSON.stringify(r.cpu)} wall ${seconds}; minor page faults: writer ${w.faults} reader ${r.faults}`);
+  if (process.env.ZPIPES_BENCH_CPU) console.error(`cpu ms: writer ${JSON.stringify(w.cpu)} reader ${JSON.stringify(r.cpu)} wall ${seconds}; minor page faults: writer ${w.faults} reader ${r.faults} brokers ${brokerPids.map((pid, i) => faultsOfPid(pid) - brokerFaults0[i]).join(" ")}`);
   return { seconds, mbps: bytes / 1e6 / seconds, cpuMs };
+}
+
+/** Minor page faults of a process so far, from /proc (Linux); NaN elsewhere. */
+function faultsOfPid(pid) {
+  try {
+    // minflt is field 10 of stat.
+    return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[7]);
+  } catch {
+    return NaN;
+  }
 }
 
 /** CPU ms (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
