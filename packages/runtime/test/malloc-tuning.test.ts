@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { primeMallocForStreaming } from "../src/malloc-tuning.js";
+import { primeMallocForStreaming, STREAMING_GLIBC_TUNABLES, withStreamingMalloc } from "../src/malloc-tuning.js";
 
 const MODULE = fileURLToPath(new URL("../dist/malloc-tuning.js", import.meta.url));
 
@@ -34,11 +34,11 @@ for (let i = 0; i < 256; i++) {
 process.stdout.write(String(process.resourceUsage().minorPageFault - f0));
 `;
 
-function faults(mode: "control" | "prime"): number {
+function faults(mode: "control" | "prime", tunables = ""): number {
   const out = execFileSync(process.execPath, ["--expose-gc", "--no-concurrent-array-buffer-sweeping", "--input-type=module", "-e", CHURN, mode], {
     encoding: "utf8",
     timeout: 30_000,
-    env: { ...process.env, GLIBC_TUNABLES: "", VTX_NO_MALLOC_PRIMING: "" },
+    env: { ...process.env, GLIBC_TUNABLES: tunables, VTX_NO_MALLOC_PRIMING: "" },
   });
   return Number(out);
 }
@@ -59,5 +59,20 @@ describe.runIf(process.platform === "linux")("primeMallocForStreaming", () => {
     // gives the control's figure.
     expect(control).toBeGreaterThan(20_000);
     expect(primed).toBeLessThan(control * 0.7);
+  });
+
+  it("STREAMING_GLIBC_TUNABLES, set when a process starts, cut the faults of the same churn too", () => {
+    const control = faults("control");
+    const tuned = faults("control", STREAMING_GLIBC_TUNABLES);
+    // Measured: 45.1 K faults without, 46 with (huge pages granted); its
+    // thresholds alone, where the kernel grants no huge pages, give 20.5 K.
+    expect(control).toBeGreaterThan(20_000);
+    expect(tuned).toBeLessThan(control * 0.7);
+  });
+
+  it("withStreamingMalloc sets GLIBC_TUNABLES for a child unless the caller set it or opted out", () => {
+    expect(withStreamingMalloc({ PATH: "/bin" })).toEqual({ PATH: "/bin", GLIBC_TUNABLES: STREAMING_GLIBC_TUNABLES });
+    expect(withStreamingMalloc({ GLIBC_TUNABLES: "" }).GLIBC_TUNABLES).toBe("");
+    expect(withStreamingMalloc({ VTX_NO_MALLOC_TUNING: "1" }).GLIBC_TUNABLES).toBeUndefined();
   });
 });

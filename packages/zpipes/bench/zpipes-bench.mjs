@@ -25,10 +25,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { withStreamingMalloc } from "@vtx/runtime/malloc-tuning";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const DIST = join(HERE, "..", "dist");
-const ZBROKER = join(DIST, "cli", "zbroker.js");
+/** The zbroker command as installed (package.json "bin"): execs node with glibc tuned for streaming. */
+const ZBROKER = join(HERE, "..", "bin", "zbroker");
 const POOL = 16;
 
 /** Deterministic payload: chunk i of the stream is pool[i % POOL]. */
@@ -170,7 +172,8 @@ async function readerRole({ endpoint, bytes, chunk, window, readSize, streams, d
 // ── parent ──────────────────────────────────────────────────────────────────
 
 function child(role, args) {
-  const cp = fork(fileURLToPath(import.meta.url), ["--role", role, "--args", JSON.stringify(args)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  // Started as the zpipe command starts node: with glibc tuned for streaming.
+  const cp = fork(fileURLToPath(import.meta.url), ["--role", role, "--args", JSON.stringify(args)], { stdio: ["ignore", "inherit", "inherit", "ipc"], env: withStreamingMalloc(process.env) });
   const messages = [];
   let waiter = null;
   // Taken at spawn: a child may exit before the parent gets round to waiting.
@@ -265,9 +268,11 @@ function cpuOfPid(pid) {
 
 /** Start the built zbroker as its own process; resolves once it is listening. */
 export async function startBroker(name, extraArgs = []) {
-  const nodeFlags = process.env.ZPIPES_BENCH_BROKER_FLAGS ? process.env.ZPIPES_BENCH_BROKER_FLAGS.split(" ") : [];
-  const cp = spawn(process.execPath, [...nodeFlags, ZBROKER, name, "--log-level", process.env.ZPIPES_BENCH_CPU ? "info" : "warn", ...extraArgs], {
+  // Node flags for the broker (profiling, say) go through NODE_OPTIONS, past the launcher.
+  const nodeOptions = process.env.ZPIPES_BENCH_BROKER_FLAGS ? { NODE_OPTIONS: process.env.ZPIPES_BENCH_BROKER_FLAGS } : {};
+  const cp = spawn(ZBROKER, [name, "--log-level", process.env.ZPIPES_BENCH_CPU ? "info" : "warn", ...extraArgs], {
     stdio: ["ignore", "ignore", process.env.ZPIPES_BENCH_CPU ? "inherit" : "ignore"],
+    env: { ...process.env, ...nodeOptions },
   });
   const exited = once(cp, "exit");
   const { ZpipesClient } = await import(pathToFileURL(join(DIST, "index.js")).href);
@@ -379,7 +384,7 @@ export async function main(argv = process.argv.slice(2)) {
   }
   const ceiling = median(pipe);
   const fmt = (x) => x.toFixed(1);
-  console.log(`zpipes bench: ${bytes / 2 ** 20} MiB written as ${kib(chunk)} chunks (client API: one WRITE each; streams: coalesced under backpressure), writer and reader in separate processes (each primes glibc as zpipe does: primeMallocForStreaming), broker in its own (zbroker), median of ${runs} runs, ${window} calls in flight unless the row says otherwise`);
+  console.log(`zpipes bench: ${bytes / 2 ** 20} MiB written as ${kib(chunk)} chunks (client API: one WRITE each; streams: coalesced under backpressure), writer and reader in separate processes (started with glibc tuned as the zpipe command starts them, and primed), broker in its own (the zbroker command, tuned the same way; VTX_NO_MALLOC_TUNING=1 turns the tuning off), median of ${runs} runs, ${window} calls in flight unless the row says otherwise`);
   const out = { unixPipe: ceiling, oneBroker: {}, runs: { unixPipe: pipe } };
   for (const [label, xs] of results) {
     const m = median(xs);

@@ -4,14 +4,19 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { STREAMING_GLIBC_TUNABLES } from "@vtx/runtime/malloc-tuning";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { F, RawClient, uniqueName } from "./helpers/raw-client.js";
 
 const DIST = fileURLToPath(new URL("../dist/cli/", import.meta.url));
 const ZBROKER = `${DIST}zbroker.js`;
 const ZPIPE = `${DIST}zpipe.js`;
+/** The commands as installed (package.json "bin"): shell launchers that exec node on the above. */
+const BIN = fileURLToPath(new URL("../bin/", import.meta.url));
 
 const procs: ChildProcess[] = [];
 const clients: RawClient[] = [];
@@ -30,10 +35,22 @@ interface Broker {
   stderr: () => string;
 }
 
+/** How a CLI is started: node on dist/cli/*.js, or the bin/ launcher (with `env`). */
+interface Launch {
+  bin?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+function start(cli: "zbroker" | "zpipe", args: string[], how: Launch, stdio: ("ignore" | "pipe")[]): ChildProcess {
+  return how.bin
+    ? spawn(`${BIN}${cli}`, args, { stdio, env: how.env ?? process.env })
+    : spawn(process.execPath, [cli === "zbroker" ? ZBROKER : ZPIPE, ...args], { stdio, env: how.env ?? process.env });
+}
+
 /** Start zbroker; resolves when it logged broker-started (bounded). */
-async function zbroker(args: string[] = []): Promise<Broker> {
+async function zbroker(args: string[] = [], how: Launch = {}): Promise<Broker> {
   const name = uniqueName("zb");
-  const proc = spawn(process.execPath, [ZBROKER, name, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = start("zbroker", [name, ...args], how, ["ignore", "pipe", "pipe"]);
   procs.push(proc);
   let err = "";
   proc.stderr?.on("data", (d: Buffer) => (err += d.toString()));
@@ -46,8 +63,8 @@ async function zbroker(args: string[] = []): Promise<Broker> {
 }
 
 /** Run zpipe to completion with `input` on stdin; bounded. */
-async function zpipe(args: string[], input?: Buffer, timeoutMs = 30_000): Promise<{ code: number | null; out: Buffer; err: string }> {
-  const proc = spawn(process.execPath, [ZPIPE, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+async function zpipe(args: string[], input?: Buffer, timeoutMs = 30_000, how: Launch = {}): Promise<{ code: number | null; out: Buffer; err: string }> {
+  const proc = start("zpipe", args, how, ["pipe", "pipe", "pipe"]);
   procs.push(proc);
   const out: Buffer[] = [];
   let err = "";
@@ -200,5 +217,73 @@ describe("zbroker", () => {
     const [code] = (await once(second, "exit")) as [number | null];
     expect(code).toBe(1);
     expect(err).toContain("ZPIPES_BIND_FAILED");
+  });
+});
+
+/** The environment of the test run without the variables the launchers look at. */
+function plainEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  if (!("GLIBC_TUNABLES" in extra)) delete env.GLIBC_TUNABLES;
+  if (!("VTX_NO_MALLOC_TUNING" in extra)) delete env.VTX_NO_MALLOC_TUNING;
+  return env;
+}
+
+/**
+ * What a launcher hands to `node`: a stand-in `node` first on PATH prints
+ * its GLIBC_TUNABLES and arguments. (The real process's /proc/<pid>/environ
+ * cannot tell: glibc 2.36 cuts GLIBC_TUNABLES there after the first tunable
+ * while it parses them, though it applies them all.)
+ */
+async function launcherHandsNode(cli: "zbroker" | "zpipe", extra: NodeJS.ProcessEnv = {}): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), "vtx-fake-node-"));
+  try {
+    writeFileSync(join(dir, "node"), `#!/bin/sh\nprintf '%s\\n' "\${GLIBC_TUNABLES-(unset)}" "$@"\n`, { mode: 0o755 });
+    const env = plainEnv({ ...extra, PATH: `${dir}:${process.env.PATH ?? ""}` });
+    const proc = spawn(`${BIN}${cli}`, ["--flag", "a b"], { stdio: ["ignore", "pipe", "pipe"], env });
+    procs.push(proc);
+    let out = "";
+    proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+    const [code] = (await once(proc, "exit")) as [number | null];
+    clearTimeout(timer);
+    expect(code).toBe(0);
+    return out.split("\n").slice(0, -1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe.runIf(process.platform === "linux")("the installed commands (bin/zbroker, bin/zpipe)", () => {
+  it("exec node on dist/cli/<command>.js, arguments intact, with glibc tuned for streaming", async () => {
+    for (const cli of ["zbroker", "zpipe"] as const) {
+      const [tunables, script, ...args] = await launcherHandsNode(cli);
+      expect(tunables).toBe(STREAMING_GLIBC_TUNABLES);
+      expect(realpathSync(script as string)).toBe(realpathSync(cli === "zbroker" ? ZBROKER : ZPIPE));
+      expect(args).toEqual(["--flag", "a b"]);
+    }
+  });
+
+  it("keep a GLIBC_TUNABLES the caller set (even empty), and set none with VTX_NO_MALLOC_TUNING=1", async () => {
+    expect((await launcherHandsNode("zbroker", { GLIBC_TUNABLES: "" }))[0]).toBe("");
+    expect((await launcherHandsNode("zbroker", { GLIBC_TUNABLES: "glibc.malloc.arena_max=2" }))[0]).toBe("glibc.malloc.arena_max=2");
+    expect((await launcherHandsNode("zpipe", { VTX_NO_MALLOC_TUNING: "1" }))[0]).toBe("(unset)");
+  });
+
+  it("zbroker as installed is the node process itself: its pid gets TERM and ends with status 0", async () => {
+    const b = await zbroker([], { bin: true, env: plainEnv() });
+    expect(readFileSync(`/proc/${b.proc.pid as number}/cmdline`, "utf8")).toContain("dist/cli/zbroker.js");
+    b.proc.kill("SIGTERM");
+    const [code] = (await once(b.proc, "exit")) as [number | null];
+    expect(code).toBe(0);
+  });
+
+  it("zpipe carries a file through zbroker, both started as installed", async () => {
+    const env = plainEnv();
+    const b = await zbroker([], { bin: true, env });
+    const data = randomBytes(2 * 1024 * 1024 + 5);
+    const [w, r] = await Promise.all([zpipe(["write", "f", "-B", b.name], data, 30_000, { bin: true, env }), zpipe(["read", "f", "-B", b.name], undefined, 30_000, { bin: true, env })]);
+    expect(w.code, w.err).toBe(0);
+    expect(r.code, r.err).toBe(0);
+    expect(sha(r.out)).toBe(sha(data));
   });
 });
