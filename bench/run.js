@@ -6,6 +6,9 @@
  *
  *   pnpm bench              # all
  *   pnpm bench ztcp zpipes  # those whose name contains one of the words
+ *   pnpm bench --tuned tls  # every process (anchors too) started with
+ *                           # GLIBC_TUNABLES=STREAMING_GLIBC_TUNABLES, as an
+ *                           # application may be launched (docs/benchmarks.md)
  *
  * Figures on a shared machine are noisy: the load average is printed
  * before each bench so a reader can judge.
@@ -13,7 +16,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -27,7 +30,13 @@ const BENCHES = [
   { name: "zpipes-cluster", file: "packages/zpipes/bench/cluster-bench.mjs" },
 ];
 
-const wanted = process.argv.slice(2);
+const args = process.argv.slice(2);
+const tuned = args.includes("--tuned");
+const wanted = args.filter((a) => a !== "--tuned");
+// Built by `pnpm bench` before this runs.
+const { STREAMING_GLIBC_TUNABLES } = await import(pathToFileURL(join(root, "packages/runtime/dist/malloc-tuning.js")).href);
+const env = tuned ? { ...process.env, GLIBC_TUNABLES: STREAMING_GLIBC_TUNABLES } : process.env;
+if (tuned) console.log(`glibc tuned for every process of every bench: GLIBC_TUNABLES=${STREAMING_GLIBC_TUNABLES}`);
 let failed = 0;
 for (const b of BENCHES) {
   if (wanted.length > 0 && !wanted.some((w) => b.name.includes(w))) continue;
@@ -37,7 +46,7 @@ for (const b of BENCHES) {
     continue;
   }
   console.log(`\n### ${b.name} (${b.file}) — load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-  const r = spawnSync(process.execPath, [path], { stdio: "inherit", cwd: root });
+  const r = spawnSync(process.execPath, [path], { stdio: "inherit", cwd: root, env });
   if (r.status !== 0) {
     failed++;
     console.log(`### ${b.name} exited with ${r.status ?? r.signal}`);
