@@ -46,7 +46,7 @@ class SeqReader {
   last = -1;
   count = 0;
   error: Error | null = null;
-  #waiters: Array<{ seq: number; resolve: () => void }> = [];
+  #waiters: Array<{ seq: number; resolve: () => void; reject: (err: Error) => void }> = [];
   readonly done: Promise<void>;
 
   readonly socket: zmq.Pull;
@@ -71,13 +71,19 @@ class SeqReader {
         // receive() rejects when the socket closes at the end of the test.
         if ((err as { code?: string }).code !== "EAGAIN" && !socket.closed) this.error = err as Error;
       }
+      // Nothing reads on: whoever waits for a message hears why at once,
+      // rather than timing out as if the stream had stalled.
+      const why = this.error ?? new Error("the reader stopped (socket closed)");
+      for (const w of this.#waiters) w.reject(why);
+      this.#waiters = [];
     })();
   }
 
   /** Resolves once a message numbered `seq` or later has been received. */
   reach(seq: number): Promise<void> {
     if (this.last >= seq) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push({ seq, resolve }));
+    if (this.error) return Promise.reject(this.error);
+    return new Promise((resolve, reject) => this.#waiters.push({ seq, resolve, reject }));
   }
 }
 
@@ -133,8 +139,10 @@ for (const t of testTransports("ztcp")) {
         const got = reader.last;
         await new Promise((r) => setTimeout(r, 1000));
         // Asked only now (ZMQ_EVENTS on a socket with a pending receive can
-        // itself swallow the wake-up): messages waiting while the receive
-        // still waits is a lost wake-up on the application's socket.
+        // itself swallow the wake-up): messages waiting while the reader
+        // still runs and its receive still waits is a lost wake-up on the
+        // application's socket. (A reader that stopped on an out-of-order
+        // message fails the wait with that error instead.)
         const state =
           `sent ${sent} (EAGAIN ${sender.eagain()}), received up to ${got} (${reader.count} messages); ` +
           `one second later: sent ${sender.next()}, received up to ${reader.last}, PULL readable ${reader.socket.readable}; ` +

@@ -51,6 +51,7 @@ const BACKLOG_BYTES = 4 * 1024 * 1024;
 export class Bridge {
   readonly plan: BridgePlan;
   readonly appType: SocketTypeName;
+  readonly appInproc: string;
   readonly #socket: BridgeSocket;
   #sink: BridgeSink | null = null;
   #sinkWaiter: (() => void) | null = null;
@@ -97,8 +98,9 @@ export class Bridge {
     this.#sendNext();
   };
 
-  private constructor(appType: SocketTypeName, plan: BridgePlan, socket: BridgeSocket) {
+  private constructor(appType: SocketTypeName, appInproc: string, plan: BridgePlan, socket: BridgeSocket) {
     this.appType = appType;
+    this.appInproc = appInproc;
     this.plan = plan;
     this.#socket = socket;
   }
@@ -115,7 +117,11 @@ export class Bridge {
    * connects to a bound SUB does receive the SUB's subscriptions (checked
    * with libzmq 4.3.5 over inproc, subscribing before and after connect).
    */
-  static open(appType: SocketTypeName, appInproc: string, opts: { routingId?: Buffer | undefined } = {}): Bridge {
+  static open(
+    appType: SocketTypeName,
+    appInproc: string,
+    opts: { routingId?: Buffer | undefined; after?: Promise<unknown> | undefined } = {},
+  ): Bridge {
     const plan = bridgePlan(appType);
     const socket = createSocket(plan.bridgeType, { linger: 0 });
     // HWM 1 on the bridge's side: over inproc libzmq sizes a pipe as the
@@ -149,12 +155,29 @@ export class Bridge {
     } else {
       socket.connect(appInproc);
     }
-    const bridge = new Bridge(appType, plan, socket as unknown as BridgeSocket);
+    const bridge = new Bridge(appType, appInproc, plan, socket as unknown as BridgeSocket);
     // A PUSH bridge (PULL app) has nothing to read: libzmq refuses receives
     // on it, and a receive left pending on it must not share its poller with
     // the sends that matter.
     if (plan.bridgeType !== "PUSH") void bridge.#pump();
+    if (opts.after !== undefined) bridge.#holdDeliveries(opts.after);
     return bridge;
+  }
+
+  /**
+   * Wire→app messages wait (in the backlog, with its backpressure) until
+   * `after` settles: bridges that a dead driver left behind may still hold
+   * messages the app has not read, and libzmq fair-queues an app socket's
+   * pipes, so anything this bridge delivered meanwhile would be read
+   * interleaved with those older messages. App→wire is not held: an app
+   * that sends but never reads must not be kept from its new peer.
+   */
+  #holdDeliveries(after: Promise<unknown>): void {
+    this.#sending = true;
+    const go = (): void => {
+      if (!this.#closed) this.#sendNext();
+    };
+    after.then(go, go);
   }
 
   get closed(): boolean {
@@ -317,6 +340,43 @@ export class Bridge {
     }
     const wait = this.#forward(frames);
     if (wait !== undefined) await wait;
+  }
+
+  /**
+   * Closes the bridge; resolves once the application socket has let go of
+   * it, having read everything the bridge had handed it (for a PUSH app, at
+   * once; otherwise the app socket must at least process its commands, as
+   * any send, receive or event query does). libzmq keeps a closed
+   * socket until the peer acknowledges the end of each pipe, and a reading
+   * peer does that only when it reaches the end marker, behind the messages
+   * still queued; the socket's monitor reports the end ("end" event).
+   */
+  closeReleased(): Promise<void> {
+    // A PULL bridge (PUSH app) hands the app nothing.
+    if (this.#closed || this.plan.bridgeType === "PULL") {
+      this.close();
+      return Promise.resolve();
+    }
+    let observer: zmq.Observer;
+    try {
+      observer = new zmq.Observer(this.#socket as unknown as zmq.Socket);
+    } catch {
+      this.close();
+      return Promise.resolve();
+    }
+    this.close();
+    return (async () => {
+      try {
+        while (!observer.closed) {
+          const event = await observer.receive();
+          if (event.type === "end") return;
+        }
+      } catch {
+        // The observer closed: nothing more will be reported.
+      } finally {
+        observer.close();
+      }
+    })();
   }
 
   close(): void {

@@ -31,6 +31,25 @@ export interface DriverTask {
 }
 
 const live = new Set<DriverInstance>();
+
+/**
+ * Per application socket (its inproc address): the bridges that drivers of
+ * this worker closed on going down, until the app socket has let go of
+ * them. A restarted driver's bridges to the same socket hold their
+ * deliveries until then, so the app never reads a message from before a
+ * crash after one from after it (see Bridge.closeReleased).
+ */
+const releasing = new Map<string, Set<Promise<void>>>();
+
+function release(appInproc: string, released: Promise<void>): void {
+  let set = releasing.get(appInproc);
+  if (!set) releasing.set(appInproc, (set = new Set()));
+  set.add(released);
+  void released.finally(() => {
+    set.delete(released);
+    if (set.size === 0 && releasing.get(appInproc) === set) releasing.delete(appInproc);
+  });
+}
 /** Set while the host itself makes a driver misbehave (fault injection). */
 let blamed: DriverInstance | null = null;
 
@@ -221,7 +240,8 @@ class DriverInstance implements DriverContext {
     this.#abort.abort();
     for (const r of [...this.#resources]) {
       try {
-        r.close();
+        if (r instanceof Bridge) release(r.appInproc, r.closeReleased());
+        else r.close();
       } catch {
         // Closing a half-dead resource must not stop closing the others.
       }
@@ -236,14 +256,18 @@ class DriverInstance implements DriverContext {
 
   openBridge(req: EndpointRequest, opts?: { routingId?: Buffer | undefined; peer?: string | undefined }): Bridge {
     if (this.#done) throw new VtxError("VTX_DRIVER_STOPPED", "driver stopped");
-    const bridge = Bridge.open(req.socketType, req.appInproc, { routingId: opts?.routingId });
+    const earlier = releasing.get(req.appInproc);
+    const after = earlier === undefined ? undefined : Promise.all(earlier);
+    const bridge = Bridge.open(req.socketType, req.appInproc, { routingId: opts?.routingId, after });
     this.track(bridge);
     return bridge;
   }
 
   closeBridge(_req: EndpointRequest, bridge: Bridge): void {
     this.#resources.delete(bridge);
-    bridge.close();
+    // Going down, the driver's links close its bridges as they end.
+    if (this.#done) release(bridge.appInproc, bridge.closeReleased());
+    else bridge.close();
   }
 
   emit(event: HostEvent): void {

@@ -1,0 +1,100 @@
+/**
+ * A bridge that replaces one a dead driver left behind (real zeromq.js
+ * sockets, inproc, one thread): libzmq keeps the messages a closed bridge
+ * had handed the app socket, and fair-queues the app socket's pipes, so a
+ * new bridge delivering at once would have them read interleaved with its
+ * own. `closeReleased` resolves only once the app has read everything the
+ * closed bridge delivered, and a bridge opened with `after` holds its
+ * deliveries until then: the app reads every old message, then the new ones.
+ */
+import * as zmq from "zeromq";
+import { describe, expect, it } from "vitest";
+import { Bridge } from "../src/bridge.js";
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}
+
+let seq = 0;
+
+async function appPull(): Promise<{ app: zmq.Pull; inproc: string }> {
+  const inproc = `inproc://bridge-release-${process.pid}-${seq++}`;
+  const app = new zmq.Pull({ linger: 0 });
+  await app.bind(inproc);
+  return { app, inproc };
+}
+
+async function readNumbers(app: zmq.Pull, n: number): Promise<number[]> {
+  const got: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const [m] = await app.receive();
+    got.push(Number(m!.toString()));
+  }
+  return got;
+}
+
+describe("Bridge.closeReleased and after", () => {
+  it("a bridge opened after one was closed with messages unread delivers only once the app has read them", async () => {
+    const { app, inproc } = await appPull();
+    try {
+      const old = Bridge.open("PULL", inproc);
+      for (let i = 0; i < 300; i++) old.deliver([Buffer.from(String(i))]);
+      // Let the old bridge's sends reach libzmq (each waits its turn).
+      await new Promise((r) => setImmediate(r));
+      let released = false;
+      const gone = old.closeReleased().then(() => {
+        released = true;
+      });
+      const next = Bridge.open("PULL", inproc, { after: gone });
+      for (let i = 1000; i < 1100; i++) next.deliver([Buffer.from(String(i))]);
+
+      // The end of the old bridge's pipe sits behind its last message.
+      const got = await within(readNumbers(app, 299), 5000, "all but one old message");
+      expect(released).toBe(false);
+      got.push(...(await within(readNumbers(app, 101), 5000, "the last old message and the new ones")));
+      await within(gone, 5000, "the old bridge released");
+      expect(released).toBe(true);
+      expect(got).toEqual([...Array.from({ length: 300 }, (_, i) => i), ...Array.from({ length: 100 }, (_, i) => 1000 + i)]);
+      next.close();
+    } finally {
+      app.close();
+    }
+  });
+
+  it("without the hold, libzmq interleaves the old bridge's messages with the new one's (why it exists)", async () => {
+    const { app, inproc } = await appPull();
+    try {
+      const old = Bridge.open("PULL", inproc);
+      for (let i = 0; i < 100; i++) old.deliver([Buffer.from(String(i))]);
+      await new Promise((r) => setImmediate(r));
+      const gone = old.closeReleased();
+      const next = Bridge.open("PULL", inproc);
+      for (let i = 1000; i < 1100; i++) next.deliver([Buffer.from(String(i))]);
+      await new Promise((r) => setImmediate(r));
+      const got = await within(readNumbers(app, 200), 5000, "200 messages");
+      const firstNew = got.findIndex((x) => x >= 1000);
+      expect(got.slice(firstNew).some((x) => x < 1000)).toBe(true);
+      // A receive reaches the end of the old pipe.
+      const more = app.receive();
+      more.catch(() => undefined);
+      await within(gone, 5000, "the old bridge released");
+      next.close();
+    } finally {
+      app.close();
+    }
+  });
+
+  it("releases at once for an app socket that never reads (PUSH), even one that does nothing", async () => {
+    const inproc = `inproc://bridge-release-${process.pid}-${seq++}`;
+    const app = new zmq.Push({ linger: 0 });
+    await app.bind(inproc);
+    try {
+      const bridge = Bridge.open("PUSH", inproc);
+      await within(bridge.closeReleased(), 5000, "a PUSH app's bridge released");
+    } finally {
+      app.close();
+    }
+  });
+});
