@@ -49,9 +49,9 @@ export const HEADER_SIZE = 16;
 /** GSI octets. */
 export const GSI_SIZE = 6;
 /** §8.1 SPM body with an IPv4 NLA: sqn, trail, lead, AFI, reserved, NLA. */
-export const SPM_BODY_SIZE = 24;
+export const SPM_BODY_SIZE = 20;
 /** §8.1 SPM body with an IPv6 NLA. */
-export const SPM6_BODY_SIZE = 36;
+export const SPM6_BODY_SIZE = 32;
 /** §8.2 data body before options: data sqn, trail. */
 export const DATA_BODY_SIZE = 8;
 /** §8.3 NAK/NCF body with IPv4 NLAs: sqn, src AFI+res, src NLA, grp AFI+res, grp NLA. */
