@@ -140,4 +140,29 @@ describe.skipIf(pyReason !== null)(`epgm:// interop with libzmq + OpenPGM (pyzmq
     const r = await run(sub, pub, 500);
     expect(r).toMatchObject(EXPECT_ALL(500));
   });
+
+  const lossReason = iptablesReason();
+  for (const dir of ["libzmq PUB → vtx SUB", "vtx PUB → libzmq SUB"] as const) {
+    it.skipIf(lossReason !== null)(`${dir} with 5 % of the receiver's UDP packets dropped: NAKs and repairs interoperate${lossReason === null ? "" : ` (skipped: ${lossReason})`}`, { timeout: 120_000 }, async () => {
+      const { a, b, bAddress } = McastNs.pair(dir.startsWith("libzmq") ? "lz3" : "lz4");
+      namespaces.push(a, b);
+      const receiverNs = dir.startsWith("libzmq") ? a : b;
+      receiverNs.exec("iptables", ["-A", "INPUT", "-p", "udp", "-m", "statistic", "--mode", "random", "--probability", "0.05", "-j", "DROP"]);
+      const port = dir.startsWith("libzmq") ? 5713 : 5714;
+      const vtxEp = `epgm://veth-a;${GROUP}:${port}`;
+      const zmqEp = `epgm://${bAddress};${GROUP}:${port}`;
+      const sub = dir.startsWith("libzmq")
+        ? start(a, process.execPath, [PEER, "sub", vtxEp, "500", String(LIBZMQ_RATE)])
+        : start(b, PYTHON, [PY_PEER, "sub", zmqEp, "500", String(LIBZMQ_RATE)]);
+      const pub = dir.startsWith("libzmq")
+        ? start(b, PYTHON, [PY_PEER, "pub", zmqEp, "500", String(LIBZMQ_RATE)])
+        : start(a, process.execPath, [PEER, "pub", vtxEp, "500", String(LIBZMQ_RATE)]);
+      const r = await run(sub, pub, 500);
+      const out = receiverNs.exec("iptables", ["-L", "INPUT", "-v", "-n", "-x"]);
+      const dropped = Number(out.split("\n").find((l) => /DROP/.test(l))?.trim().split(/\s+/)[0] ?? 0);
+      console.log(`[epgm loss] ${dir}:`, JSON.stringify(r), "packets dropped by iptables:", dropped);
+      expect(dropped).toBeGreaterThan(10);
+      expect(r).toMatchObject(EXPECT_ALL(500));
+    });
+  }
 });
