@@ -55,7 +55,7 @@ afterAll(() => {
 });
 
 /** Sub first, then pub; warm-ups until the sub hears one; then the numbered messages. */
-async function run(sub: Lines, pub: Lines, count: number): Promise<Record<string, unknown>> {
+async function run(sub: Lines, pub: Lines): Promise<Record<string, unknown>> {
   await sub.next(/^ready$/, 20_000, "subscriber ready");
   await pub.next(/^ready$/, 20_000, "publisher ready");
   await sub.next(/^warm$/, 20_000, "first warm-up message at the subscriber");
@@ -72,7 +72,7 @@ describe.skipIf(netReason !== null)(`epgm:// between vtx processes in a network 
     const ep = `epgm://lo;${GROUP}:5701`;
     const sub = start(ns, process.execPath, [PEER, "sub", ep, "1500", String(VTX_RATE)]);
     const pub = start(ns, process.execPath, [PEER, "pub", ep, "1500", String(VTX_RATE)]);
-    const r = await run(sub, pub, 1500);
+    const r = await run(sub, pub);
     expect(r).toMatchObject(EXPECT_ALL(1500));
   });
 
@@ -95,7 +95,7 @@ describe.skipIf(netReason !== null)(`epgm:// between vtx processes in a network 
     const ep = `epgm://lo;${GROUP}:5703`;
     const sub = start(ns, process.execPath, [PEER, "sub", ep, "600", String(VTX_RATE), "garbage"]);
     const pub = start(ns, process.execPath, [PEER, "pub", ep, "600", String(VTX_RATE)]);
-    const r = await run(sub, pub, 600);
+    const r = await run(sub, pub);
     expect(r).toMatchObject(EXPECT_ALL(600));
     const drops = r.drops as Record<string, number>;
     for (const code of ["EPGM_TRUNCATED", "EPGM_BAD_CHECKSUM", "EPGM_BAD_TYPE", "EPGM_BAD_LENGTH", "EPGM_BAD_OFFSET", "EPGM_BAD_FRAME", "EPGM_BAD_AFI"]) {
@@ -111,7 +111,7 @@ describe.skipIf(netReason !== null)(`epgm:// between vtx processes in a network 
     const ep = `epgm://lo;${GROUP}:5704`;
     const sub = start(ns, process.execPath, [PEER, "sub", ep, "1500", String(VTX_RATE)]);
     const pub = start(ns, process.execPath, [PEER, "pub", ep, "1500", String(VTX_RATE)]);
-    const r = await run(sub, pub, 1500);
+    const r = await run(sub, pub);
     const out = ns.exec("iptables", ["-L", "INPUT", "-v", "-n", "-x"]);
     const dropped = Number(out.split("\n").find((l) => /DROP/.test(l))?.trim().split(/\s+/)[0] ?? 0);
     console.log("[epgm loss]", JSON.stringify(r), "packets dropped by iptables:", dropped);
@@ -127,7 +127,7 @@ describe.skipIf(pyReason !== null)(`epgm:// interop with libzmq + OpenPGM (pyzmq
     namespaces.push(a, b);
     const sub = start(a, process.execPath, [PEER, "sub", `epgm://veth-a;${GROUP}:5711`, "500", String(LIBZMQ_RATE)]);
     const pub = start(b, PYTHON, [PY_PEER, "pub", `epgm://${bAddress};${GROUP}:5711`, "500", String(LIBZMQ_RATE)]);
-    const r = await run(sub, pub, 500);
+    const r = await run(sub, pub);
     expect(r).toMatchObject(EXPECT_ALL(500));
     expect(aAddress).not.toBe(bAddress);
   });
@@ -137,7 +137,7 @@ describe.skipIf(pyReason !== null)(`epgm:// interop with libzmq + OpenPGM (pyzmq
     namespaces.push(a, b);
     const sub = start(b, PYTHON, [PY_PEER, "sub", `epgm://${bAddress};${GROUP}:5712`, "500", String(LIBZMQ_RATE)]);
     const pub = start(a, process.execPath, [PEER, "pub", `epgm://veth-a;${GROUP}:5712`, "500", String(LIBZMQ_RATE)]);
-    const r = await run(sub, pub, 500);
+    const r = await run(sub, pub);
     expect(r).toMatchObject(EXPECT_ALL(500));
   });
 
@@ -157,7 +157,7 @@ describe.skipIf(pyReason !== null)(`epgm:// interop with libzmq + OpenPGM (pyzmq
       const pub = dir.startsWith("libzmq")
         ? start(b, PYTHON, [PY_PEER, "pub", zmqEp, "500", String(LIBZMQ_RATE)])
         : start(a, process.execPath, [PEER, "pub", vtxEp, "500", String(LIBZMQ_RATE)]);
-      const r = await run(sub, pub, 500);
+      const r = await run(sub, pub);
       const out = receiverNs.exec("iptables", ["-L", "INPUT", "-v", "-n", "-x"]);
       const dropped = Number(out.split("\n").find((l) => /DROP/.test(l))?.trim().split(/\s+/)[0] ?? 0);
       console.log(`[epgm loss] ${dir}:`, JSON.stringify(r), "packets dropped by iptables:", dropped);
