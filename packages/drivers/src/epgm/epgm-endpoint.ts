@@ -378,7 +378,7 @@ export class EpgmEndpoint {
         maxMessage: o.maxMessageSize,
       },
       {
-        message: (frames) => this.#deliver(frames, name),
+        message: (frames) => this.#deliver(frames),
         dropped: (code, count) => this.drops.count(code, name, count),
         nak: (sqns) => {
           const nla = entry.source.nla ?? entry.address;
@@ -392,21 +392,27 @@ export class EpgmEndpoint {
     return entry;
   }
 
-  #deliver(frames: Uint8Array[], from: string): void {
+  /**
+   * Hands a message to the app. When the bridge's backlog is full the
+   * sources hold further data in their windows (still NAKing gaps) until it
+   * drains; a window that fills meanwhile gives up its oldest data.
+   */
+  #deliver(frames: Uint8Array[]): boolean {
     const bridge = this.#bridge;
-    if (bridge === null) return;
-    if (this.#appBehind) {
-      // The app is not reading: drop whole messages, as libzmq does at a SUB's HWM.
-      this.drops.count("EPGM_APP_BEHIND", from);
-      return;
-    }
+    if (bridge === null) return true;
     const bufs = frames.map((f) => (Buffer.isBuffer(f) ? f : Buffer.from(f.buffer, f.byteOffset, f.length)));
-    if (!bridge.deliver(bufs)) {
+    if (bridge.deliver(bufs)) return true;
+    if (!this.#appBehind) {
       this.#appBehind = true;
       void bridge.drained().then(() => {
         this.#appBehind = false;
+        if (this.#closed) return;
+        for (const { source } of this.#sources.values()) source.resume();
+        const now = performance.now();
+        for (const { source } of this.#sources.values()) this.schedule(source.poll(now));
       });
     }
+    return false;
   }
 
   // ---- timers ------------------------------------------------------------------------------

@@ -27,8 +27,8 @@ export interface RxWindowOptions {
 }
 
 export interface RxWindowSink<T> {
-  /** The next item in sequence. */
-  deliver(item: T, sqn: number): void;
+  /** The next item in sequence; false: hold the rest until {@link RxWindow.resume} (the app is behind). */
+  deliver(item: T, sqn: number): boolean;
   /** `count` packets from `first` on will never come (unrecoverable loss). */
   lost(first: number, count: number): void;
   /** NAK these sequence numbers (1..63). */
@@ -36,6 +36,14 @@ export interface RxWindowSink<T> {
 }
 
 type GapState = "backoff" | "wait-ncf" | "wait-data";
+
+/**
+ * A timer that fires this much (ms) after its deadline came late (the
+ * process was busy or starved): the NCF or RDATA it waited for may be
+ * sitting unread in the socket, so it re-checks after I/O instead of
+ * counting a failed try.
+ */
+const LATE_TICK = 20;
 
 interface Gap {
   state: GapState;
@@ -55,6 +63,7 @@ export class RxWindow<T> {
   readonly #held = new Map<number, T>();
   readonly #gaps = new Map<number, Gap>();
   readonly #lost = new Set<number>();
+  #blocked = false;
 
   constructor(opts: RxWindowOptions, sink: RxWindowSink<T>) {
     this.#o = { random: Math.random, ...opts };
@@ -143,6 +152,10 @@ export class RxWindow<T> {
             break;
           case "wait-ncf":
           case "wait-data":
+            if (now - g.deadline > LATE_TICK) {
+              g.deadline = now + 1;
+              break;
+            }
             if (g.ncfs > this.#o.ncfRetries || g.datas > this.#o.dataRetries) {
               this.#gaps.delete(s);
               this.#lost.add(s);
@@ -162,6 +175,12 @@ export class RxWindow<T> {
     return next;
   }
 
+  /** The sink can take items again: deliver what is held. */
+  resume(): void {
+    this.#blocked = false;
+    this.#flush();
+  }
+
   /** Everything after the lead up to `last` that is not held is a gap; the lead moves to `last`. */
   #gapsUpTo(last: number, now: number): void {
     if (sqnDiff(last, this.#lead) <= 0) return;
@@ -176,7 +195,20 @@ export class RxWindow<T> {
   /** Data far ahead: the oldest gaps are given up so the window stays bounded. */
   #ahead(sqn: number): void {
     const floor = sqnAdd(sqn, -(this.#o.maxWindow - 1));
-    if (sqnBefore(this.#next, floor)) this.#giveUpBefore(floor);
+    if (!sqnBefore(this.#next, floor)) return;
+    this.#giveUpBefore(floor);
+    this.#flush();
+    if (sqnBefore(this.#next, floor)) {
+      // Still short of the floor: the sink is blocked with the window full. Drop what it has not taken.
+      const first = this.#next;
+      const n = sqnDiff(floor, first);
+      for (let s = first; sqnBefore(s, floor); s = sqnAdd(s, 1)) {
+        this.#held.delete(s);
+        this.#lost.delete(s);
+      }
+      this.#next = floor;
+      this.#sink.lost(first, n);
+    }
   }
 
   /** §6.3: what the source no longer holds cannot be repaired. */
@@ -206,13 +238,13 @@ export class RxWindow<T> {
   }
 
   #flush(): void {
-    for (let n = 0; n <= this.#o.maxWindow * 2; n++) {
+    for (let n = 0; n <= this.#o.maxWindow * 2 && !this.#blocked; n++) {
       const s = this.#next;
       const item = this.#held.get(s);
       if (item !== undefined) {
         this.#held.delete(s);
         this.#next = sqnAdd(s, 1);
-        this.#sink.deliver(item, s);
+        if (!this.#sink.deliver(item, s)) this.#blocked = true;
         continue;
       }
       if (this.#lost.delete(s)) {

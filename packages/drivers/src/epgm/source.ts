@@ -18,7 +18,8 @@ export interface SourceOptions extends RxWindowOptions {
 }
 
 export interface SourceSink {
-  message(frames: Uint8Array[]): void;
+  /** A whole message; false when the application is behind (delivery pauses until {@link PgmSource.resume}). */
+  message(frames: Uint8Array[]): boolean;
   /** Something was dropped: `count` packets (DATA_LOST) or one message/APDU (other codes). */
   dropped(code: string, count: number, detail: string): void;
   nak(sqns: number[]): void;
@@ -40,6 +41,7 @@ export class PgmSource {
   readonly #window: RxWindow<Item>;
   readonly #reader: PayloadReader;
   #assembly: Assembly | null = null;
+  #behind = false;
   /** Last time anything came from this source (for expiry). */
   lastHeard = 0;
   /** The source's NLA from its SPMs (where NAKs go), once known. */
@@ -49,13 +51,18 @@ export class PgmSource {
     this.#sink = sink;
     this.#reader = new PayloadReader(
       {
-        message: (frames) => sink.message(frames),
+        message: (frames) => {
+          if (!sink.message(frames)) this.#behind = true;
+        },
         dropped: (code, detail) => sink.dropped(code, 1, detail),
       },
       opts.maxMessage,
     );
     this.#window = new RxWindow<Item>(opts, {
-      deliver: (item, sqn) => this.#deliver(item, sqn),
+      deliver: (item, sqn) => {
+        this.#deliver(item, sqn);
+        return !this.#behind;
+      },
       lost: (first, count) => {
         this.#assembly = null;
         this.#reader.reset();
@@ -96,6 +103,12 @@ export class PgmSource {
 
   poll(now: number): number {
     return this.#window.poll(now);
+  }
+
+  /** The application caught up: deliver what the window held meanwhile. */
+  resume(): void {
+    this.#behind = false;
+    this.#window.resume();
   }
 
   #deliver(item: Item, sqn: number): void {

@@ -27,7 +27,10 @@ function receiver(): { src: PgmSource; got: string[]; naks: number[][]; drops: A
   const naks: number[][] = [];
   const drops: Array<[string, number]> = [];
   const src = new PgmSource(OPTS, {
-    message: (f) => got.push(Buffer.from(f[0] as Uint8Array).toString()),
+    message: (f) => {
+      got.push(Buffer.from(f[0] as Uint8Array).toString());
+      return true;
+    },
     dropped: (code, n) => drops.push([code, n]),
     nak: (s) => naks.push(s),
   });
@@ -98,7 +101,7 @@ describe("receive window", () => {
     const ps = packets(MSGS);
     for (const p of ps) if (p.sqn !== 8) src.data(p, 0);
     let now = 0;
-    for (let i = 0; i < 20 && drops.length === 0; i++) src.poll((now += 250));
+    for (let i = 0; i < 2000 && drops.length === 0; i++) src.poll((now += 5));
     expect(naks.length).toBe(OPTS.ncfRetries + 1);
     expect(drops).toEqual([[EPGM_ERR.DATA_LOST, 1]]);
     // Every message delivered is whole, in order, and only those touching sqn 8 are missing.
@@ -136,5 +139,40 @@ describe("receive window", () => {
     expect(drops[0]?.[0]).toBe(EPGM_ERR.DATA_LOST);
     expect(src.window.gaps).toBeLessThanOrEqual(OPTS.maxWindow);
     expect(got[0]).toBe(MSGS[0]);
+  });
+
+  it("holds data in the window while the application is behind, then delivers it all in order", () => {
+    const got: string[] = [];
+    let open = false;
+    const src = new PgmSource(OPTS, {
+      message: (f) => {
+        got.push(Buffer.from(f[0] as Uint8Array).toString());
+        return open;
+      },
+      dropped: (code) => {
+        throw new Error(code);
+      },
+      nak: () => undefined,
+    });
+    const ps = packets(MSGS);
+    for (const p of ps) src.data(p, 0);
+    const early = got.length;
+    expect(early).toBeLessThan(MSGS.length);
+    open = true;
+    src.resume();
+    expect(got).toEqual(MSGS);
+  });
+
+  it("a timer that fires late does not count as a failed try: the NCF may be waiting unread", () => {
+    const { src, naks, drops } = receiver();
+    const ps = packets(MSGS);
+    for (const p of ps) if (p.sqn !== 4) src.data(p, 0);
+    src.poll(25);
+    expect(naks).toEqual([[4]]);
+    // The process stalls for 10 s; the NCF arrived meanwhile and is read right after the late tick.
+    src.poll(10_000);
+    src.ncf([4], 10_000);
+    src.data(ps[4] as DataPacket, 10_001);
+    expect(drops).toEqual([]);
   });
 });
