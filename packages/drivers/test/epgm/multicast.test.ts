@@ -42,9 +42,9 @@ const netReason = multicastNetReason();
 const children: Lines[] = [];
 const namespaces: McastNs[] = [];
 
-function start(ns: McastNs, cmd: string, args: string[]): Lines {
+function start(ns: McastNs, cmd: string, args: string[], env: Record<string, string> = {}): Lines {
   const [c, a] = ns.wrap(cmd, args);
-  const child = new Lines(spawn(c, a, { stdio: ["pipe", "pipe", "pipe"] }));
+  const child = new Lines(spawn(c, a, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } }));
   children.push(child);
   return child;
 }
@@ -81,6 +81,16 @@ describe.skipIf(netReason !== null)(`epgm:// between vtx processes in a network 
     const pub = start(ns, process.execPath, [PEER, "pub", ep, "1500", String(VTX_RATE)]);
     const r = await run(sub, pub);
     expect(r).toMatchObject(EXPECT_ALL(1500));
+  });
+
+  it("XPUB → XSUB work the same (the bridge makes them free)", { timeout: 120_000 }, async () => {
+    const ns = McastNs.single("x");
+    namespaces.push(ns);
+    const ep = `epgm://lo;${GROUP}:5705`;
+    const sub = start(ns, process.execPath, [PEER, "sub", ep, "300", String(VTX_RATE)], { EPGM_X: "1" });
+    const pub = start(ns, process.execPath, [PEER, "pub", ep, "300", String(VTX_RATE)], { EPGM_X: "1" });
+    const r = await run(sub, pub);
+    expect(r).toMatchObject(EXPECT_ALL(300));
   });
 
   it("a late-joining subscriber finds message boundaries by the offset: whole messages, consecutive, from mid-stream", { timeout: 120_000 }, async () => {
