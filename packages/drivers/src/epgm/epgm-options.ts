@@ -1,8 +1,11 @@
 /**
  * Options of the epgm:// driver (docs/protocols/epgm.md §6). Later sources
  * win: the defaults (libzmq's, where libzmq has the option), the spec
- * (`epgm(options)`), then per-call `LinkOptions.driver`. `maxMessageSize`
- * and `linger` come from the app socket's options through LinkOptions.
+ * (`epgm(options)`), the app socket's own zeromq.js options where set away
+ * from libzmq's defaults (`rate`, `recoveryInterval`, `multicastHops`,
+ * `multicastMaxTransportDataUnit`, through `LinkOptions.multicast`), then
+ * per-call `LinkOptions.driver`. `maxMessageSize` and `linger` come from
+ * the app socket's options through LinkOptions.
  */
 import type { LinkOptions } from "@vtx/runtime/driver-kit";
 import { VtxError } from "@vtx/runtime/driver-kit";
@@ -81,7 +84,7 @@ function positive(name: string, v: unknown, min = 1): number {
 }
 
 export function resolveOptions(spec: unknown, link: LinkOptions): ResolvedEpgmOptions {
-  const o: Record<string, unknown> = { ...DEFAULTS, ...(spec as EpgmOptions | undefined), ...(link.driver as EpgmOptions | undefined) };
+  const o: Record<string, unknown> = { ...DEFAULTS, ...(spec as EpgmOptions | undefined), ...link.multicast, ...(link.driver as EpgmOptions | undefined) };
   const r = o as unknown as Required<EpgmOptions>;
   positive("rate", r.rate);
   positive("recoveryInterval", r.recoveryInterval);

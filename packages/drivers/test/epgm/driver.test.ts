@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Vtx, VtxError } from "@vtx/runtime";
 import { epgm } from "@vtx/drivers";
+import { resolveOptions } from "../../src/epgm/epgm-options.js";
 
 let vtx: Vtx | undefined;
 afterEach(async () => {
@@ -45,5 +46,27 @@ describe("epgm:// refuses clearly what it does not carry", () => {
     vtx = new Vtx();
     vtx.register("epgm", epgm({ rate: 0 }));
     expect(await codeOf(vtx.connect(vtx.socket("PUB"), "epgm://127.0.0.1;239.192.9.9:5790"))).toBe("VTX_OPTION_INVALID");
+  });
+});
+
+describe("epgm:// options", () => {
+  const link = { heartbeatInterval: 0, heartbeatTimeout: 0, heartbeatTtl: 0, reconnectInterval: 100, reconnectIntervalMax: 100, handshakeTimeout: 1000, linger: 0, maxMessageSize: -1 };
+
+  it("libzmq's defaults < epgm(options) < the socket's own options < per-call driver options", () => {
+    expect(resolveOptions({}, link)).toMatchObject({ rate: 100, recoveryInterval: 10_000, hops: 1, maxTpdu: 1500, loop: true, ncfRetries: 2, dataRetries: 5 });
+    expect(resolveOptions({ rate: 5000, hops: 3 }, link)).toMatchObject({ rate: 5000, hops: 3 });
+    expect(resolveOptions({ rate: 5000, hops: 3 }, { ...link, multicast: { rate: 7000 } })).toMatchObject({ rate: 7000, hops: 3 });
+    expect(resolveOptions({ rate: 5000 }, { ...link, multicast: { rate: 7000 }, driver: { rate: 9000 } })).toMatchObject({ rate: 9000 });
+  });
+
+  it("the manager passes the socket's rate, recoveryInterval, multicastHops and multicastMaxTransportDataUnit when set", async () => {
+    vtx = new Vtx();
+    vtx.register("echo", { module: new URL("../fixtures/echo-options-driver.mjs", import.meta.url).href, export: "createEchoOptionsDriver" });
+    const seen = async (options?: object): Promise<unknown> => {
+      const at = await vtx!.bind(vtx!.socket("PUB", options), "echo://h:1");
+      return JSON.parse(decodeURIComponent(at.slice(at.indexOf("/", "echo://".length) + 1)));
+    };
+    expect(await seen({ rate: 40_000, recoveryInterval: 2000, multicastHops: 4, multicastMaxTransportDataUnit: 1400 })).toEqual({ rate: 40_000, recoveryInterval: 2000, hops: 4, maxTpdu: 1400 });
+    expect(await seen()).toBeNull();
   });
 });
