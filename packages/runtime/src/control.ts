@@ -47,6 +47,13 @@ export interface LinkOptions {
   curveServerKey?: string | undefined;
   /** CURVE server: the client public keys (Z85) allowed in; every client with a valid handshake when absent. */
   curveAllow?: string[] | undefined;
+  /**
+   * Multicast settings of the app socket (zeromq.js `rate`,
+   * `recoveryInterval`, `multicastHops`, `multicastMaxTransportDataUnit`:
+   * ZMQ_RATE, ZMQ_RECOVERY_IVL, ZMQ_MULTICAST_HOPS, ZMQ_MULTICAST_MAXTPDU),
+   * only those set away from libzmq's defaults. Used by epgm://.
+   */
+  multicast?: { rate?: number; recoveryInterval?: number; hops?: number; maxTpdu?: number } | undefined;
   /** Driver-specific options (TLS keys, proxy, ...): serialisable data. */
   driver?: Record<string, unknown> | undefined;
 }

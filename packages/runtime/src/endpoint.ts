@@ -66,7 +66,9 @@ export function parseEndpoint(endpoint: string): Endpoint {
     if (host.includes(":")) {
       throw new VtxError(ENDPOINT_MALFORMED, `endpoint "${endpoint}": write IPv6 hosts in brackets, e.g. [::1]:5555`);
     }
-    if (host !== "" && host !== "*" && !/^[a-z0-9.-]+$/i.test(host)) {
+    // pgm/epgm hosts are `interface;multicast-group` (zmq_pgm(7)); the interface may be omitted.
+    const hostRe = scheme === "epgm" || scheme === "pgm" ? /^[a-z0-9._-]*;[0-9.]+$|^[a-z0-9.-]+$/i : /^[a-z0-9.-]+$/i;
+    if (host !== "" && host !== "*" && !hostRe.test(host)) {
       throw new VtxError(ENDPOINT_MALFORMED, `endpoint "${endpoint}": "${host}" is not a host name or address`);
     }
   }

@@ -369,6 +369,17 @@ export class Vtx {
     if (rim !== undefined && rim > 0) fromSocket.reconnectIntervalMax = rim;
     const hs = num("handshakeInterval");
     if (hs !== undefined && hs > 0 && hs !== 30_000) fromSocket.handshakeTimeout = hs;
+    // Multicast options, only where they differ from libzmq's defaults (so a driver's own defaults still apply).
+    const multicast: NonNullable<LinkOptions["multicast"]> = {};
+    const rate = num("rate");
+    if (rate !== undefined && rate > 0 && rate !== 100) multicast.rate = rate;
+    const rivl = num("recoveryInterval");
+    if (rivl !== undefined && rivl > 0 && rivl !== 10_000) multicast.recoveryInterval = rivl;
+    const hops = num("multicastHops");
+    if (hops !== undefined && hops >= 0 && hops !== 1) multicast.hops = hops;
+    const tpdu = num("multicastMaxTransportDataUnit");
+    if (tpdu !== undefined && tpdu > 0 && tpdu !== 1500) multicast.maxTpdu = tpdu;
+    if (Object.keys(multicast).length > 0) fromSocket.multicast = multicast;
     const rid = str("routingId");
     if (rid !== undefined) fromSocket.identity = rid;
     const user = str("plainUsername");

@@ -29,6 +29,14 @@ describe("endpoint parsing", () => {
     }
   });
 
+  it("parses epgm's interface;group host (zmq_pgm(7)), only for pgm and epgm", () => {
+    expect(parseEndpoint("epgm://lo;239.192.1.1:5555")).toMatchObject({ scheme: "epgm", host: "lo;239.192.1.1", port: 5555 });
+    expect(parseEndpoint("epgm://192.168.1.1;239.192.1.1:5555")).toMatchObject({ host: "192.168.1.1;239.192.1.1" });
+    expect(parseEndpoint("epgm://;239.192.1.1:5555")).toMatchObject({ host: ";239.192.1.1" });
+    expect(codeOf(() => parseEndpoint("ztcp://lo;239.192.1.1:5555"))).toBe(ENDPOINT_MALFORMED);
+    expect(codeOf(() => parseEndpoint("epgm://lo;239.1.1.1;x:5555"))).toBe(ENDPOINT_MALFORMED);
+  });
+
   it("refuses ports above 65535 with VTX_ENDPOINT_PORT_RANGE", () => {
     expect(codeOf(() => parseEndpoint("ztcp://127.0.0.1:65536"))).toBe(ENDPOINT_PORT_RANGE);
     expect(codeOf(() => parseEndpoint("ztcp://127.0.0.1:999999"))).toBe(ENDPOINT_PORT_RANGE);

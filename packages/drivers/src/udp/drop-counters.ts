@@ -23,6 +23,7 @@ export class DropCounters {
   readonly #emit: (e: HostEvent) => void;
   readonly #id: string;
   readonly #interval: number;
+  readonly #scheme: string;
   readonly #totals = new Map<string, number>();
   readonly #reported = new Map<string, number>();
   readonly #lastPeer = new Map<string, string>();
@@ -30,10 +31,12 @@ export class DropCounters {
   #lastReport = -Infinity;
   #closed = false;
 
-  constructor(emit: (e: HostEvent) => void, id: string, interval: number) {
+  /** `scheme` names the driver in messages and peers (udp, epgm). */
+  constructor(emit: (e: HostEvent) => void, id: string, interval: number, scheme = "udp") {
     this.#emit = emit;
     this.#id = id;
     this.#interval = interval;
+    this.#scheme = scheme;
   }
 
   /** Count one drop of `code` (a datagram, a message or a partial message) from `peer` (host:port). */
@@ -65,8 +68,8 @@ export class DropCounters {
       if (count <= 0) continue;
       this.#reported.set(code, total);
       const peer = this.#lastPeer.get(code) ?? "";
-      const error: DropReport = { code, message: `udp: dropped ${count} (${total} in all) for ${code}, last from ${peer}`, count, total };
-      this.#emit({ type: "peer-error", id: this.#id, peer: `udp://${peer}`, error });
+      const error: DropReport = { code, message: `${this.#scheme}: dropped ${count} (${total} in all) for ${code}, last from ${peer}`, count, total };
+      this.#emit({ type: "peer-error", id: this.#id, peer: `${this.#scheme}://${peer}`, error });
     }
   }
 }
