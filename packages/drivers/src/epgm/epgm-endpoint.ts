@@ -32,6 +32,7 @@ import { PgmSource } from "./source.js";
 import { TxWindow } from "./tx-window.js";
 import { IPV4_UDP_OVERHEAD, MAX_NAK_LIST } from "./wire-constants.js";
 import { PayloadWriter } from "./zmq-payload.js";
+import { EarliestTimer } from "../net/earliest-timer.js";
 
 /** APDUs queued for sending before the bridge is paused. */
 const SEND_QUEUE = 256;
@@ -56,11 +57,11 @@ export class EpgmEndpoint {
   readonly drops: DropCounters;
   readonly #ctx: DriverContext;
   #closed = false;
+  /** Retries, heartbeats, back-off: the earliest deadline asked for. */
+  readonly #timer = new EarliestTimer(() => this.#onTimer());
   #untrack: () => void = () => undefined;
   #bridge: Bridge | null = null;
   #sockets: dgram.Socket[] = [];
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = Infinity;
   #housekeeping: NodeJS.Timeout | undefined;
 
   // ---- source ----
@@ -263,16 +264,21 @@ export class EpgmEndpoint {
     this.#spmSqn = (this.#spmSqn + 1) >>> 0;
   }
 
+  /** A received packet, or undefined when it is malformed (counted by its code). */
+  #decode(m: Buffer, from: string): PgmPacket | undefined {
+    try {
+      return decodePacket(m);
+    } catch (err) {
+      this.drops.count(err instanceof DecodeError ? err.code : EPGM_ERR.TRUNCATED, from);
+      return undefined;
+    }
+  }
+
   /** NAKs and SPMRs from receivers (unicast to our NLA). */
   #onUpstream(m: Buffer, r: dgram.RemoteInfo): void {
     const from = `${r.address}:${r.port}`;
-    let pkt: PgmPacket;
-    try {
-      pkt = decodePacket(m);
-    } catch (err) {
-      this.drops.count(err instanceof DecodeError ? err.code : EPGM_ERR.TRUNCATED, from);
-      return;
-    }
+    const pkt = this.#decode(m, from);
+    if (pkt === undefined) return;
     const ids = this.#ids as SessionIds;
     if (pkt.kind !== "NAK" && pkt.kind !== "SPMR") {
       this.drops.count(EPGM_ERR.IGNORED_TYPE, from);
@@ -327,13 +333,8 @@ export class EpgmEndpoint {
 
   #onDownstream(m: Buffer, r: dgram.RemoteInfo): void {
     const from = `${r.address}:${r.port}`;
-    let pkt: PgmPacket;
-    try {
-      pkt = decodePacket(m);
-    } catch (err) {
-      this.drops.count(err instanceof DecodeError ? err.code : EPGM_ERR.TRUNCATED, from);
-      return;
-    }
+    const pkt = this.#decode(m, from);
+    if (pkt === undefined) return;
     if (pkt.kind !== "ODATA" && pkt.kind !== "RDATA" && pkt.kind !== "SPM" && pkt.kind !== "NCF") return; // other receivers' NAKs, SPMRs: not ours to act on
     if (pkt.header.dport !== this.address.port) {
       this.drops.count(EPGM_ERR.NOT_OURS, from);
@@ -418,15 +419,10 @@ export class EpgmEndpoint {
   // ---- timers ------------------------------------------------------------------------------
 
   schedule(deadline: number): void {
-    if (this.#closed || deadline === Infinity || deadline >= this.#timerAt) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timerAt = deadline;
-    this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(deadline - performance.now())));
+    if (!this.#closed) this.#timer.schedule(deadline);
   }
 
   readonly #onTimer = (): void => {
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
     if (this.#closed) return;
     const now = performance.now();
     let next = Infinity;
@@ -487,7 +483,7 @@ export class EpgmEndpoint {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer.stop();
     if (this.#housekeeping !== undefined) clearInterval(this.#housekeeping);
     for (const w of [...this.#drainWaiters, ...this.#idleWaiters]) w();
     this.#drainWaiters = [];

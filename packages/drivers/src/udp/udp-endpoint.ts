@@ -39,6 +39,7 @@ import type { PeerOptions } from "./udp-peer.js";
 import type { ResolvedUdpOptions } from "./udp-options.js";
 import { BEACON, REFUSE } from "./wire-constants.js";
 import { defaultBroadcastAddresses } from "./broadcast-addresses.js";
+import { EarliestTimer } from "../net/earliest-timer.js";
 
 export type EndpointMode = "bind" | "connect" | "discover";
 
@@ -92,9 +93,9 @@ export class UdpEndpoint implements LinkHost {
   #socket: dgram.Socket | null = null;
   #connected = false;
   #window: number;
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = Infinity;
   #closed = false;
+  /** Retries, heartbeats, back-off: the earliest deadline asked for. */
+  readonly #timer = new EarliestTimer(() => this.#onTimer());
   #untrack: () => void = () => undefined;
   #refused = new Map<string, number>();
   /** Sessions accepted per source IP in the current one-second window. */
@@ -391,10 +392,7 @@ export class UdpEndpoint implements LinkHost {
   }
 
   schedule(deadline: number): void {
-    if (deadline >= this.#timerAt || this.#closed) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timerAt = deadline;
-    this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(deadline - performance.now())));
+    if (!this.#closed) this.#timer.schedule(deadline);
   }
 
   dropped(code: string, peer: string): void {
@@ -449,8 +447,6 @@ export class UdpEndpoint implements LinkHost {
   }
 
   readonly #onTimer = (): void => {
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
     if (this.#closed) return;
     const now = performance.now();
     let next = Infinity;
@@ -500,7 +496,7 @@ export class UdpEndpoint implements LinkHost {
     this.#singleBridge = null;
     this.#closed = true;
     this.#links.clear();
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer.stop();
     if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
     if (this.#probeTimer !== undefined) clearInterval(this.#probeTimer);
     this.drops.close();
