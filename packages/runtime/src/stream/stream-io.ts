@@ -67,11 +67,12 @@ export function streamError(err: Error & { code?: string }): VtxError {
 
 /**
  * Ends a stream the polite way: what was written (an ERROR command, say)
- * still reaches the peer; a peer that does not close its side is cut off a
- * second later. Later stream errors are ignored.
+ * still reaches the peer; a peer that does not read it all and close its
+ * side is cut off `graceMs` later (a second by default). Later stream errors
+ * are ignored.
  */
-export function endStream(stream: Duplex): void {
+export function endStream(stream: Duplex, graceMs = 1000): void {
   stream.on("error", () => undefined);
   stream.end(() => stream.destroy());
-  setTimeout(() => stream.destroy(), 1000).unref();
+  setTimeout(() => stream.destroy(), graceMs).unref();
 }

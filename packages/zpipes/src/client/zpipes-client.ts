@@ -384,7 +384,7 @@ export class ZpipesClient {
     this.#callsHead = 0;
     const pings = this.#pings.splice(0);
     for (const c of [...calls, ...pings]) c.reject(err);
-    this.#direct?.close();
+    void this.#direct?.close();
     const dealer = this.#dealer;
     if (dealer === null) return;
     if (this.#hooks) this.#hooks.close(dealer).catch(() => undefined);

@@ -161,11 +161,20 @@ export class DirectDealer {
     return true;
   }
 
-  close(): void {
-    if (this.#closed) return;
+  /**
+   * Closes: what was sent on a live connection is still written out, for at
+   * most `graceMs` if the peer does not take it; what is held while not
+   * connected is dropped. Resolves when the connection is gone, so a
+   * process that exits afterwards does not cut its last messages off.
+   */
+  close(graceMs = 1000): Promise<void> {
+    if (this.#closed) return this.#conn?.gone ?? Promise.resolve();
     this.#closed = true;
     if (this.#retry) clearTimeout(this.#retry);
     this.#queue = [];
-    this.#conn?.close();
+    const conn = this.#conn;
+    if (conn === null) return Promise.resolve();
+    conn.close(undefined, graceMs);
+    return conn.gone;
   }
 }

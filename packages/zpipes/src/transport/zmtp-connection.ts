@@ -54,6 +54,11 @@ export class ZmtpConnection {
   readonly #out: GatherWriter;
   #flushQueued = false;
   #closed = false;
+  /**
+   * Resolves when the socket is closed: after {@link close}, once what was
+   * written reached the kernel and the peer (or the grace period cut it off).
+   */
+  readonly gone: Promise<void>;
 
   constructor(socket: net.Socket, options: ZmtpConnectionOptions, events: ZmtpConnectionEvents) {
     this.#socket = socket;
@@ -96,6 +101,10 @@ export class ZmtpConnection {
       this.close(undefined);
     });
     socket.on("close", () => this.close(undefined));
+    this.gone = new Promise((resolve) => {
+      if (socket.destroyed) resolve();
+      else socket.once("close", () => resolve());
+    });
     if (options.handshakeTimeout > 0) {
       this.#handshakeTimer = setTimeout(
         () => this.close(new VtxError("ZMTP_HANDSHAKE_TIMEOUT", `handshake not finished within ${options.handshakeTimeout} ms`)),
@@ -146,14 +155,17 @@ export class ZmtpConnection {
     this.#out.flush();
   }
 
-  /** Closes the connection: what was sent is still written out (then the socket ends). */
-  close(error?: VtxError): void {
+  /**
+   * Closes the connection: what was sent is still written out (then the
+   * socket ends), for at most `graceMs` if the peer does not take it.
+   */
+  close(error?: VtxError, graceMs = 1000): void {
     if (this.#closed) return;
     this.flush();
     this.#closed = true;
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#engine.close();
-    endStream(this.#socket);
+    endStream(this.#socket, graceMs);
     this.#events.closed(error);
   }
 

@@ -122,6 +122,12 @@ interface Peer {
 
 export type ZreListener = (ev: ZreEvent) => void;
 
+/**
+ * How long a stopping node keeps writing to a peer that is slow to read:
+ * its last messages (DROP WRITER behind a window of DATA) must reach it.
+ */
+const STOP_LINGER_MS = 3000;
+
 const hexId = (uuid: Uint8Array): string => Buffer.from(uuid).toString("hex").toUpperCase();
 
 function uuidBytes(): Uint8Array {
@@ -259,13 +265,17 @@ export class ZreNode {
     }
     const rx = this.beaconRx;
     if (rx) await new Promise<void>((resolve) => rx.close(() => resolve()));
-    for (const p of this.peers.values()) this.closeLink(p.link, 200);
-    for (const l of this.pending.values()) this.closeLink(l, 200);
+    // Direct links write out what they hold (a cluster's DROP may sit behind
+    // megabytes of DATA to a busy peer) before the process may exit.
+    const gone: Promise<void>[] = [];
+    for (const p of this.peers.values()) gone.push(this.closeLink(p.link, STOP_LINGER_MS));
+    for (const l of this.pending.values()) gone.push(this.closeLink(l, 200));
     this.peers.clear();
     this.pending.clear();
     this.router?.close();
     await this.directRouter?.close();
     await this.receiving;
+    await Promise.all(gone);
     for (const end of [...this.iteratorEnds]) end();
     this.listeners.clear();
     this.log("info", "zre node stopped");
@@ -504,12 +514,13 @@ export class ZreNode {
     return { endpoint, dealer, direct: null, sent: 0, queue: [], head: 0, flushing: false, idle: [], closed: false };
   }
 
-  private closeLink(link: Link, lingerMs: number): void {
-    if (link.closed) return;
+  /** Resolves when a direct link's connection is gone (a libzmq DEALER lingers in the context instead). */
+  private closeLink(link: Link, lingerMs: number): Promise<void> {
+    if (link.closed) return Promise.resolve();
     link.closed = true;
-    // A direct link writes out what it holds, then ends (what is held while
-    // reconnecting is dropped, as libzmq's linger would after `lingerMs`).
-    link.direct?.close();
+    // A direct link writes out what it holds for up to `lingerMs`, then
+    // ends (what is held while reconnecting is dropped, as libzmq's linger would).
+    const gone = link.direct?.close(lingerMs) ?? Promise.resolve();
     try {
       if (link.dealer) {
         link.dealer.linger = lingerMs;
@@ -525,6 +536,7 @@ export class ZreNode {
       for (const item of left) item.settle?.(new VtxError("ZRE_SEND_FAILED", `link to ${link.endpoint} closed before the send`));
     }
     for (const w of link.idle.splice(0)) w();
+    return gone;
   }
 
   /** Resolves once everything queued on the link was handed to zeromq.js, or after `ms`. */
@@ -569,7 +581,7 @@ export class ZreNode {
   private removePeer(p: Peer, reason: ZreExitReason): void {
     if (this.peers.get(p.id) !== p) return;
     this.peers.delete(p.id);
-    this.closeLink(p.link, 0);
+    void this.closeLink(p.link, 0);
     this.log("info", "peer gone", { peer: p.id, name: p.name, reason });
     if (p.ready) this.emit({ type: "EXIT", peer: p.id, name: p.name, reason });
     // A gossip endpoint stays wanted: dial it again so that the node there

@@ -1,12 +1,18 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { BLOCK } from "./support/stream-pattern.js";
 import { loopbackBeaconArgs, Proc, READER, startBroker, WRITER, type BrokerProc } from "./support/procs.js";
 
 // Two `zbroker --gossip` processes on loopback, a writer process on one and a
 // reader process on the other: the stream crosses the brokers over ZRE.
 const MiB = 1024 * 1024;
 const procs: Proc[] = [];
-afterEach(() => {
-  for (const p of procs.splice(0)) p.kill();
+afterEach((ctx) => {
+  const failed = ctx.task.result?.state === "fail";
+  for (const p of procs.splice(0)) {
+    // A failure shows every process's last words, not only the one waited on.
+    if (failed) console.error(`--- ${p.label} (exit ${p.proc.exitCode ?? p.proc.signalCode ?? "running"}):\n${p.raw.slice(-25).join("\n")}`);
+    p.kill();
+  }
 });
 
 const tag = `zc${process.pid}`;
@@ -105,6 +111,37 @@ describe("ZPIPES cluster across processes", () => {
     expect(await a.proc.exited).toBe(0);
     const w = await writer.waitFor("writer failure", (l) => l.done === true || l.error !== undefined, 10_000);
     expect(w.done).toBeUndefined();
+  }, 120_000);
+
+  it("TERM to the writer's broker while the reader's broker is paused: the DROP WRITER behind the DATA in flight still arrives", async () => {
+    // B grants 128 MiB of credit and cannot read for a while: A's DATA fills
+    // the kernel's buffers (36 MiB at most here), then A's own. A is told to
+    // stop meanwhile; it must write all that and its DROP out before it
+    // exits, or the reader would hang until expiry (60 s here).
+    const [a, b] = await brokers(["--zre-evasive", "10000", "--zre-expired", "60000", "--cluster-window", String(128 * MiB)]);
+    // A heartbeat longer than the pause: the reader must not give B up meanwhile.
+    const reader = client("reader", b, "paused", [String(BLOCK), "10000"]);
+    await reader.waitFor("reader opened", (l) => l.opened === true);
+    const writer = client("writer", a, "paused", [String(1024 * MiB)]);
+    await reader.waitFor("16 MiB read", (l) => typeof l.read === "number" && l.read >= 16 * MiB, 60_000);
+    b.proc.kill("SIGSTOP");
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      a.proc.kill("SIGTERM");
+      await a.proc.waitFor("A's signal logged", (l) => l.event === "signal", 5000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      b.proc.kill("SIGCONT");
+    }
+    const t0 = Date.now();
+    const r = await reader.waitFor("reader failure", (l) => l.done === true || l.error !== undefined, 10_000);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(r.done).toBeUndefined();
+    expect(r.error).toBe("ZPIPES_FAILED");
+    expect(String(r.message)).toContain("broker stopping");
+    expect(r.prefixOk).toBe(true);
+    expect(await a.proc.exited).toBe(0);
+    await writer.waitFor("writer failure", (l) => l.done === true || l.error !== undefined, 10_000);
   }, 120_000);
 
   it("killing the reader's broker mid-transfer: the writer's next call fails, the reader kept a clean prefix", async () => {
