@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as zmq from "zeromq";
+import { closeAtExit } from "./exit-quiesce.js";
 import { bridgePlan, createSocket, type BridgePlan, type SocketTypeName } from "./socket-types.js";
 import { isEagain, readBursts } from "./zmq-fast.js";
 
@@ -124,6 +125,7 @@ export class Bridge {
   ): Bridge {
     const plan = bridgePlan(appType);
     const socket = createSocket(plan.bridgeType, { linger: 0 });
+    closeAtExit(socket);
     // HWM 1 on the bridge's side: over inproc libzmq sizes a pipe as the
     // sum of both ends' HWMs, so the app socket's own SNDHWM/RCVHWM then
     // bounds each hop as it bounds a tcp:// peer's pipe (libzmq's default
@@ -360,6 +362,7 @@ export class Bridge {
     let observer: zmq.Observer;
     try {
       observer = new zmq.Observer(this.#socket as unknown as zmq.Socket);
+      closeAtExit(observer);
     } catch {
       this.close();
       return Promise.resolve();

@@ -23,12 +23,16 @@ import type { EndpointRequest, HostEvent, HostToManager, ManagerToHost } from ".
 import type { Closable, Driver, DriverContext, DriverFactory, DriverSpec } from "./driver.js";
 import { toWireError, VtxError, type WireError } from "./errors.js";
 import { Mailbox } from "./mailbox.js";
+import { installWorkerQuiesce } from "./exit-quiesce.js";
+import { workerData } from "piscina";
 
 export interface DriverTask {
   scheme: string;
   spec: DriverSpec;
   mailbox: string;
 }
+
+installWorkerQuiesce((workerData as { vtxExitWords?: unknown } | undefined)?.vtxExitWords);
 
 const live = new Set<DriverInstance>();
 

@@ -1,5 +1,6 @@
 import { Piscina } from "piscina";
 import type { DriverTask } from "./driver-host.js";
+import { exitWords, quiesceWorkers } from "./exit-quiesce.js";
 
 /**
  * The worker pool that hosts drivers. One pool per size is shared by every
@@ -23,6 +24,8 @@ export function driverPool(size: number): Piscina<DriverTask, void> {
     concurrentTasksPerWorker: 64,
     atomics: "disabled",
     maxQueue: "auto",
+    // Shared words for quieting the workers at exit (exit-quiesce.ts).
+    workerData: { vtxExitWords: exitWords().buffer },
   });
   const unrefAll = (): void => {
     for (const t of pool?.threads ?? []) t.unref();
@@ -52,6 +55,15 @@ function leaveWithoutFreeingTheMainEnvironment(): void {
   exitHookInstalled = true;
   const reallyExit = (process as unknown as { reallyExit?: (code: number) => never }).reallyExit;
   if (typeof reallyExit !== "function") return;
+  // Node emits 'exit' before it prints an uncaught exception: leaving from
+  // that 'exit' would end the process with the error never shown. The
+  // monitor sees such an exception first; then Node is left to report it
+  // and end the process itself (a fatal error's path does not free the main
+  // environment either).
+  let fatal = false;
+  process.on("uncaughtExceptionMonitor", () => {
+    fatal = true;
+  });
   const onExit = (code: number): void => {
     // Listeners registered after this one would not run once we leave: run them first.
     const listeners = process.listeners("exit");
@@ -62,7 +74,14 @@ function leaveWithoutFreeingTheMainEnvironment(): void {
         // An 'exit' listener's error must not keep us from leaving cleanly.
       }
     }
+    if (fatal && process.listenerCount("uncaughtException") === 0) {
+      quiesceWorkers();
+      return;
+    }
     const exitCode = typeof process.exitCode === "number" ? process.exitCode : code;
+    // Workers close their zeromq.js sockets first, or stopping them under a
+    // pending receive aborts the process (exit-quiesce.ts).
+    quiesceWorkers();
     reallyExit.call(process, exitCode);
   };
   process.on("exit", onExit);

@@ -1,5 +1,6 @@
 import * as zmq from "zeromq";
 import { VtxError } from "./errors.js";
+import { closeAtExit } from "./exit-quiesce.js";
 
 /**
  * Version of the control codec. Bumped whenever a control message changes
@@ -48,12 +49,14 @@ export class Mailbox<TSend, TRecv> implements AsyncIterable<TRecv> {
 
   static async bind<S, R>(address: string): Promise<Mailbox<S, R>> {
     const s = new zmq.Pair({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    closeAtExit(s);
     await s.bind(address);
     return new Mailbox<S, R>(s, address);
   }
 
   static connect<S, R>(address: string): Mailbox<S, R> {
     const s = new zmq.Pair({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    closeAtExit(s);
     s.connect(address);
     return new Mailbox<S, R>(s, address);
   }
