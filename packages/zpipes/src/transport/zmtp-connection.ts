@@ -56,7 +56,8 @@ export class ZmtpConnection {
   #closed = false;
   /**
    * Resolves when the socket is closed: after {@link close}, once what was
-   * written reached the kernel and the peer (or the grace period cut it off).
+   * written has been handed to the kernel, which delivers it even after the
+   * process exits (or once the grace period cut it off).
    */
   readonly gone: Promise<void>;
 
