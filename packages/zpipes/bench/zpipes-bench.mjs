@@ -4,9 +4,9 @@
  * in separate processes, through one broker (its own process, the built
  * `zbroker`), verified byte for byte by the reader. In the same run, the
  * same bytes through a Unix pipe (`cat` into `cat`) as the ceiling. Medians
- * of --runs (default 3) runs; MB = 10^6 bytes.
+ * of --runs (default 5: single runs here spread by ±20 %) runs; MB = 10^6 bytes.
  *
- *   pnpm build && node packages/zpipes/bench/zpipes-bench.mjs [--mib 256] [--runs 3]
+ *   pnpm build && node packages/zpipes/bench/zpipes-bench.mjs [--mib 256] [--runs 5]
  *
  * Configurations: the client API with 64 KiB and 1 MiB READs (one WRITE per
  * 64 KiB chunk), and the Node stream adapters (64 KiB chunks into a Writable,
@@ -323,7 +323,7 @@ export async function main(argv = process.argv.slice(2)) {
   });
   const bytes = Number(values.mib ?? 256) * 2 ** 20;
   const chunk = Number(values.chunk ?? 65536);
-  const runs = Math.max(3, Number(values.runs ?? 3));
+  const runs = Math.max(3, Number(values.runs ?? 5));
   const window = Number(values.window ?? 8);
   // READ sizes to measure: the WRITE size (the strict case), and 1 MiB (a bulk reader).
   const readSizes = (values["read-sizes"] ?? `${chunk},${1024 * 1024}`).split(",").map(Number);
