@@ -109,7 +109,8 @@ export class Bridge {
   /**
    * Opens a bridge for an application socket of type `appType` bound at
    * `appInproc`. `routingId` names the remote peer to an app ROUTER/REP
-   * (DEALER bridges).
+   * (DEALER bridges). `after`: deliveries to the app wait for it (see
+   * closeReleased); `connectAfter`: the bridge connects only once it settles.
    *
    * The bridge connects and the app socket only binds: in zeromq.js 6.8 a
    * `receive()` pending on a socket when that socket calls `connect()` to an
@@ -121,7 +122,7 @@ export class Bridge {
   static open(
     appType: SocketTypeName,
     appInproc: string,
-    opts: { routingId?: Buffer | undefined; after?: Promise<unknown> | undefined } = {},
+    opts: { routingId?: Buffer | undefined; after?: Promise<unknown> | undefined; connectAfter?: Promise<unknown> | undefined } = {},
   ): Bridge {
     const plan = bridgePlan(appType);
     const socket = createSocket(plan.bridgeType, { linger: 0 });
@@ -154,6 +155,15 @@ export class Bridge {
       // ZMQ_CONNECT_ROUTING_ID: the bridge knows the app's routing id before
       // the app sends anything (ZMQ_ROUTER_NOTIFY does not fire over inproc).
       (socket as zmq.Router).connect(appInproc, { routingId: APP_ID.toString("latin1") });
+    } else if (opts.connectAfter !== undefined) {
+      // An app ROUTER (or REP) refuses a second pipe with a routing id it
+      // already has, and drops it for good (inproc does not reconnect): a
+      // peer with its own identity that comes back must not connect while
+      // the bridge of its previous link still holds that id.
+      const connect = (): void => {
+        if (!socket.closed) socket.connect(appInproc);
+      };
+      opts.connectAfter.then(connect, connect);
     } else {
       socket.connect(appInproc);
     }

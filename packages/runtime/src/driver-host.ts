@@ -19,6 +19,7 @@
  * live worker) and re-applies its endpoints.
  */
 import { Bridge } from "./bridge.js";
+import { bridgePlan } from "./socket-types.js";
 import type { EndpointRequest, HostEvent, HostToManager, ManagerToHost } from "./control.js";
 import type { Closable, Driver, DriverContext, DriverFactory, DriverSpec } from "./driver.js";
 import { toWireError, VtxError, type WireError } from "./errors.js";
@@ -54,6 +55,27 @@ function release(appInproc: string, released: Promise<void>): void {
     if (set.size === 0 && releasing.get(appInproc) === set) releasing.delete(appInproc);
   });
 }
+/**
+ * Per app socket and peer routing id (app ROUTER/REP, DEALER bridges): the
+ * bridge of that peer's previous link, until the app socket has let go of
+ * it. libzmq's ROUTER refuses a pipe whose routing id it still has, for
+ * good, so the peer's next bridge connects only after that.
+ */
+const idsInUse = new Map<string, Promise<void>>();
+const bridgeIds = new WeakMap<Bridge, string>();
+
+/** Closes a bridge whose app socket may still hold what it delivered; the promise settles once it has let go. */
+function closeHeld(bridge: Bridge, crashed: boolean): void {
+  const released = bridge.closeReleased();
+  if (crashed) release(bridge.appInproc, released);
+  const key = bridgeIds.get(bridge);
+  if (key === undefined) return;
+  idsInUse.set(key, released);
+  void released.finally(() => {
+    if (idsInUse.get(key) === released) idsInUse.delete(key);
+  });
+}
+
 /** Set while the host itself makes a driver misbehave (fault injection). */
 let blamed: DriverInstance | null = null;
 
@@ -244,7 +266,7 @@ class DriverInstance implements DriverContext {
     this.#abort.abort();
     for (const r of [...this.#resources]) {
       try {
-        if (r instanceof Bridge) release(r.appInproc, r.closeReleased());
+        if (r instanceof Bridge) closeHeld(r, true);
         else r.close();
       } catch {
         // Closing a half-dead resource must not stop closing the others.
@@ -262,15 +284,21 @@ class DriverInstance implements DriverContext {
     if (this.#done) throw new VtxError("VTX_DRIVER_STOPPED", "driver stopped");
     const earlier = releasing.get(req.appInproc);
     const after = earlier === undefined ? undefined : Promise.all(earlier);
-    const bridge = Bridge.open(req.socketType, req.appInproc, { routingId: opts?.routingId, after });
+    const routingId = opts?.routingId;
+    const key = routingId === undefined || bridgePlan(req.socketType).bridgeType !== "DEALER" ? undefined : `${req.appInproc}\n${routingId.toString("hex")}`;
+    const connectAfter = key === undefined ? undefined : idsInUse.get(key);
+    const bridge = Bridge.open(req.socketType, req.appInproc, { routingId, after, connectAfter });
+    if (key !== undefined) bridgeIds.set(bridge, key);
     this.track(bridge);
     return bridge;
   }
 
   closeBridge(_req: EndpointRequest, bridge: Bridge): void {
     this.#resources.delete(bridge);
-    // Going down, the driver's links close its bridges as they end.
-    if (this.#done) release(bridge.appInproc, bridge.closeReleased());
+    // Going down, the driver's links close its bridges as they end. A peer
+    // with its own routing id may come back: its id stays taken until the
+    // app socket lets go of this bridge.
+    if (this.#done || bridgeIds.has(bridge)) closeHeld(bridge, this.#done);
     else bridge.close();
   }
 

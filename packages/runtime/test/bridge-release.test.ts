@@ -97,4 +97,30 @@ describe("Bridge.closeReleased and after", () => {
       app.close();
     }
   });
+  it("an app ROUTER: a restarted bridge with the same peer routing id is accepted and delivers after the old one's messages", async () => {
+    const inproc = `inproc://bridge-release-${process.pid}-${seq++}`;
+    const app = new zmq.Router({ linger: 0 });
+    await app.bind(inproc);
+    try {
+      const id = Buffer.from("alice");
+      const old = Bridge.open("ROUTER", inproc, { routingId: id });
+      for (let i = 0; i < 100; i++) old.deliver([Buffer.from(String(i))]);
+      await new Promise((r) => setImmediate(r));
+      const gone = old.closeReleased();
+      const next = Bridge.open("ROUTER", inproc, { routingId: id, after: gone, connectAfter: gone });
+      for (let i = 1000; i < 1100; i++) next.deliver([Buffer.from(String(i))]);
+      const got: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const [from, m] = await within(app.receive(), 5000, `message ${i} of 200 at the app ROUTER (got ${got.length})`);
+        expect(from?.toString()).toBe("alice");
+        got.push(Number(m!.toString()));
+      }
+      expect(got).toEqual([...Array.from({ length: 100 }, (_, i) => i), ...Array.from({ length: 100 }, (_, i) => 1000 + i)]);
+      // Replies reach the peer through the new bridge.
+      await within(gone, 5000, "the old bridge released");
+      next.close();
+    } finally {
+      app.close();
+    }
+  });
 });
