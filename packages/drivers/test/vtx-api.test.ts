@@ -95,18 +95,19 @@ describe("Vtx API", () => {
     await vtx.connect(push, ep);
     await vtx.disconnect(push, ep);
     await vtx.connect(push, ep);
-    // Sent until one arrives: the app PUSH may still count the closed
-    // bridge's pipe as live for a moment and hand it the first message
-    // (seen once in 14 suite runs; the todo below).
+    // Sent until one arrives: the app PUSH may still hand the first message
+    // to the disconnected link's bridge (seen once in 14 suite runs; the
+    // todo below).
     expect(await publishUntilSeen(push, pull, ["after reconnect"])).toBeGreaterThanOrEqual(1);
   });
 
-  // Known defect: disconnect() closes the bridge in the worker, and the app
-  // socket drops that pipe only when it next processes libzmq commands; a
-  // send in between can be routed into the closing pipe and lost (a loop of
-  // disconnect/connect/send lost 1 message in 17). Native zmq_disconnect
-  // drops the pipe at once, on the app's own thread.
-  it.todo("a message sent right after disconnect() and connect() is never routed to the closed bridge");
+  // Known defect: disconnect() resolves at once and the link then drains
+  // what the app had queued (linger) before its bridge closes. Until then
+  // the app PUSH still load-balances new sends into that bridge's pipe, and
+  // such a message leaves on the closing link or is lost with it (a loop of
+  // connect/disconnect/connect/send lost 1 message in 17). Native
+  // zmq_disconnect stops routing to the pipe at once, on the app's thread.
+  it.todo("a message sent after disconnect() resolved never goes to the disconnected link");
 
   it("refuses use after destroy with VTX_DESTROYED", async () => {
     vtx = new Vtx();
