@@ -155,24 +155,36 @@ export class Bridge {
       // ZMQ_CONNECT_ROUTING_ID: the bridge knows the app's routing id before
       // the app sends anything (ZMQ_ROUTER_NOTIFY does not fire over inproc).
       (socket as zmq.Router).connect(appInproc, { routingId: APP_ID.toString("latin1") });
-    } else if (opts.connectAfter !== undefined) {
-      // An app ROUTER (or REP) refuses a second pipe with a routing id it
-      // already has, and drops it for good (inproc does not reconnect): a
-      // peer with its own identity that comes back must not connect while
-      // the bridge of its previous link still holds that id.
-      const connect = (): void => {
-        if (!socket.closed) socket.connect(appInproc);
-      };
-      opts.connectAfter.then(connect, connect);
-    } else {
+    } else if (opts.connectAfter === undefined) {
       socket.connect(appInproc);
     }
     const bridge = new Bridge(appType, appInproc, plan, socket as unknown as BridgeSocket);
     // A PUSH bridge (PULL app) has nothing to read: libzmq refuses receives
     // on it, and a receive left pending on it must not share its poller with
     // the sends that matter.
-    if (plan.bridgeType !== "PUSH") void bridge.#pump();
-    if (opts.after !== undefined) bridge.#holdDeliveries(opts.after);
+    const pump = (): void => {
+      if (plan.bridgeType !== "PUSH" && !bridge.#closed) void bridge.#pump();
+    };
+    if (opts.connectAfter === undefined) {
+      pump();
+      if (opts.after !== undefined) bridge.#holdDeliveries(opts.after);
+      return bridge;
+    }
+    // An app ROUTER (or REP) refuses a second pipe with a routing id it
+    // already has, and a PAIR a second pipe, for good over inproc: a peer
+    // that comes back must not connect while its previous link's bridge
+    // still holds the app's pipe. Nothing is sent or received on the socket
+    // until it has connected (zeromq.js was seen never to complete an
+    // operation that was pending when its socket connected over inproc).
+    const connected = opts.connectAfter.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      if (bridge.#closed) return;
+      socket.connect(appInproc);
+      pump();
+    });
+    bridge.#holdDeliveries(opts.after === undefined ? connected : Promise.allSettled([opts.after, connected]));
     return bridge;
   }
 

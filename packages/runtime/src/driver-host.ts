@@ -56,13 +56,21 @@ function release(appInproc: string, released: Promise<void>): void {
   });
 }
 /**
- * Per app socket and peer routing id (app ROUTER/REP, DEALER bridges): the
- * bridge of that peer's previous link, until the app socket has let go of
- * it. libzmq's ROUTER refuses a pipe whose routing id it still has, for
- * good, so the peer's next bridge connects only after that.
+ * Per app socket and peer routing id (app ROUTER/REP, DEALER bridges), and
+ * per app PAIR: the bridge of the previous link, until the app socket has
+ * let go of it. libzmq's ROUTER refuses a pipe whose routing id it still
+ * has, and a PAIR a second pipe while it has one, for good over inproc, so
+ * the next bridge connects only after that.
  */
 const idsInUse = new Map<string, Promise<void>>();
 const bridgeIds = new WeakMap<Bridge, string>();
+
+/** The key under which a bridge's app-side pipe is exclusive (see idsInUse), if it is. */
+function exclusiveKey(req: EndpointRequest, routingId: Buffer | undefined): string | undefined {
+  if (req.socketType === "PAIR") return `${req.appInproc}\npair`;
+  if (routingId !== undefined && bridgePlan(req.socketType).bridgeType === "DEALER") return `${req.appInproc}\n${routingId.toString("hex")}`;
+  return undefined;
+}
 
 /** Closes a bridge whose app socket may still hold what it delivered; the promise settles once it has let go. */
 function closeHeld(bridge: Bridge, crashed: boolean): void {
@@ -285,7 +293,7 @@ class DriverInstance implements DriverContext {
     const earlier = releasing.get(req.appInproc);
     const after = earlier === undefined ? undefined : Promise.all(earlier);
     const routingId = opts?.routingId;
-    const key = routingId === undefined || bridgePlan(req.socketType).bridgeType !== "DEALER" ? undefined : `${req.appInproc}\n${routingId.toString("hex")}`;
+    const key = exclusiveKey(req, routingId);
     const connectAfter = key === undefined ? undefined : idsInUse.get(key);
     const bridge = Bridge.open(req.socketType, req.appInproc, { routingId, after, connectAfter });
     if (key !== undefined) bridgeIds.set(bridge, key);

@@ -123,4 +123,26 @@ describe("Bridge.closeReleased and after", () => {
       app.close();
     }
   });
+  it("an app PAIR: the next bridge connects once the old one is released, and its messages follow (a PAIR refuses a second pipe for good)", async () => {
+    const inproc = `inproc://bridge-release-${process.pid}-${seq++}`;
+    const app = new zmq.Pair({ linger: 0 });
+    await app.bind(inproc);
+    try {
+      const old = Bridge.open("PAIR", inproc);
+      for (let i = 0; i < 10; i++) old.deliver([Buffer.from(String(i))]);
+      await new Promise((r) => setImmediate(r));
+      const gone = old.closeReleased();
+      const next = Bridge.open("PAIR", inproc, { connectAfter: gone });
+      for (let i = 100; i < 110; i++) next.deliver([Buffer.from(String(i))]);
+      const got: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const [m] = await within(app.receive(), 5000, `message ${i} of 20 at the app PAIR (got ${got.join(",")})`);
+        got.push(Number(m!.toString()));
+      }
+      expect(got).toEqual([...Array.from({ length: 10 }, (_, i) => i), ...Array.from({ length: 10 }, (_, i) => 100 + i)]);
+      next.close();
+    } finally {
+      app.close();
+    }
+  });
 });
