@@ -25,17 +25,16 @@ import {
 
 const WAIT = 5000;
 
-/** The most a TCP connection's two kernel buffers may hold here (tcp_rmem + tcp_wmem maxima), 8 MiB if unreadable. */
-function kernelSocketBufferMax(): number {
-  const max = (name: string): number => {
-    try {
-      return Number(readFileSync(`/proc/sys/net/ipv4/${name}`, "utf8").trim().split(/\s+/)[2]) || 4 * 1024 * 1024;
-    } catch {
-      return 4 * 1024 * 1024;
-    }
-  };
-  return max("tcp_rmem") + max("tcp_wmem");
+/** A TCP autotuning maximum (the third field of tcp_rmem or tcp_wmem), 4 MiB if unreadable. */
+function tcpBufferMax(name: "tcp_rmem" | "tcp_wmem"): number {
+  try {
+    return Number(readFileSync(`/proc/sys/net/ipv4/${name}`, "utf8").trim().split(/\s+/)[2]) || 4 * 1024 * 1024;
+  } catch {
+    return 4 * 1024 * 1024;
+  }
 }
+/** The most a TCP connection's two kernel buffers may hold on this machine. */
+const KERNEL_SOCKET_BUFFER_MAX = tcpBufferMax("tcp_rmem") + tcpBufferMax("tcp_wmem");
 
 for (const t of testTransports("ztcp", "udp", "tls", "ws", "wss")) {
   describe(`guide patterns over ${t.scheme}://`, () => {
@@ -231,7 +230,7 @@ for (const t of testTransports("ztcp", "udp", "tls", "ws", "wss")) {
       // autotuning may grow them to tcp_rmem/tcp_wmem's maximum: 32 MiB +
       // 4 MiB on some machines), plus 16 MiB for a link's write buffer, read
       // slabs and the bridge's delivery backlog.
-      const IN_TRANSIT_BYTES = kernelSocketBufferMax() + 16 * 1024 * 1024;
+      const IN_TRANSIT_BYTES = KERNEL_SOCKET_BUFFER_MAX + 16 * 1024 * 1024;
       console.log(`[${t.scheme}] PUSH blocked after ${sent} messages of ${SIZE} B (HWM ${HWM})`);
       expect(sent).toBeGreaterThanOrEqual(HWM);
       expect(sent).toBeLessThanOrEqual(4 * HWM + IN_TRANSIT_BYTES / SIZE);

@@ -21,68 +21,65 @@ describe("a peer that comes back to a vtx-bound ROUTER or PAIR", () => {
     await vtx?.destroy();
   });
 
-  it("ROUTER, a peer with its own routing id: messages from before it dropped are read first, then the returning peer's, none lost", async () => {
+  /**
+   * A vtx `type` socket bound over ztcp. A native peer made by `peer` sends
+   * `count` messages numbered from 0; the app reads the first (so the link
+   * was up) and the peer drops with the rest unread. A second peer made the
+   * same way connects and sends `count` more, numbered from 1000.
+   */
+  async function dropAndReturn(
+    type: "ROUTER" | "PAIR",
+    peer: () => zmq.Dealer | zmq.Pair,
+    count: number,
+  ): Promise<{ app: zmq.Router | zmq.Pair; first: Buffer[]; second: zmq.Dealer | zmq.Pair }> {
     vtx = new Vtx();
     vtx.register("ztcp", ztcp());
-    const router = vtx.socket("ROUTER", { linger: 0 });
-    const ep = await vtx.bind(router, "ztcp://127.0.0.1:0");
-    const tcp = ep.replace("ztcp://", "tcp://");
-
-    const first = new zmq.Dealer({ linger: 1000, routingId: "alice" });
-    natives.push(first);
-    first.connect(tcp);
-    for (let i = 0; i < 50; i++) await within(first.send(String(i)), 5000, `send ${i}`);
-    // One is read, so the link is known to be up; 49 stay unread in the old pipe.
-    const [id0, m0] = await within(router.receive(), 5000, "first message");
-    expect([id0?.toString(), m0?.toString()]).toEqual(["alice", "0"]);
-    const gone = vtx.waitFor((e) => e.socket === router && e.type === "disconnected", 5000);
-    first.close();
+    const app = vtx.socket(type, { linger: 0 });
+    const tcp = (await vtx.bind(app, "ztcp://127.0.0.1:0")).replace("ztcp://", "tcp://");
+    const one = peer();
+    natives.push(one);
+    one.connect(tcp);
+    for (let i = 0; i < count; i++) await within(one.send(String(i)), 5000, `send ${i}`);
+    const first = await within(app.receive(), 5000, "first message");
+    const gone = vtx.waitFor((e) => e.socket === app && e.type === "disconnected", 5000);
+    one.close();
     await gone;
-
-    const second = new zmq.Dealer({ linger: 0, routingId: "alice" });
+    const second = peer();
     natives.push(second);
     second.connect(tcp);
-    for (let i = 1000; i < 1050; i++) await within(second.send(String(i)), 5000, `send ${i}`);
+    for (let i = 1000; i < 1000 + count; i++) await within(second.send(String(i)), 5000, `send ${i}`);
+    return { app, first, second };
+  }
 
+  /** The numbers the app reads next, `n` of them (its last frame; `check` sees every message). */
+  async function readNumbers(app: { receive(): Promise<Buffer[]> }, n: number, check: (frames: Buffer[]) => void = () => undefined): Promise<number[]> {
     const got: number[] = [];
-    for (let i = 0; i < 99; i++) {
-      const [id, m] = await within(router.receive(), 5000, `message ${i + 1} of 100 at the ROUTER (got ${got.join(",")})`);
-      expect(id?.toString()).toBe("alice");
-      got.push(Number(m!.toString()));
+    for (let i = 0; i < n; i++) {
+      const frames = await within(app.receive(), 5000, `message ${i + 1} of ${n} (got ${got.join(",")})`);
+      check(frames);
+      got.push(Number(frames.at(-1)!.toString()));
     }
-    expect(got).toEqual([...Array.from({ length: 49 }, (_, i) => i + 1), ...Array.from({ length: 50 }, (_, i) => 1000 + i)]);
+    return got;
+  }
 
+  const numbered = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
+
+  it("ROUTER, a peer with its own routing id: messages from before it dropped are read first, then the returning peer's, none lost", async () => {
+    const { app, first, second } = await dropAndReturn("ROUTER", () => new zmq.Dealer({ linger: 1000, routingId: "alice" }), 50);
+    const router = app as zmq.Router;
+    expect(first.map(String)).toEqual(["alice", "0"]);
+    const got = await readNumbers(router, 99, ([id]) => expect(id?.toString()).toBe("alice"));
+    expect(got).toEqual([...numbered(1, 49), ...numbered(1000, 50)]);
     // Replies reach the returning peer.
     await within(router.send(["alice", "welcome back"]), 5000, "reply");
     const [reply] = await within(second.receive(), 5000, "reply at the returning peer");
     expect(reply?.toString()).toBe("welcome back");
   });
+
   it("PAIR: the returning peer's messages follow the unread ones of its previous link, and replies reach it", async () => {
-    vtx = new Vtx();
-    vtx.register("ztcp", ztcp());
-    const pair = vtx.socket("PAIR", { linger: 0 });
-    const ep = await vtx.bind(pair, "ztcp://127.0.0.1:0");
-    const tcp = ep.replace("ztcp://", "tcp://");
-
-    const first = new zmq.Pair({ linger: 1000 });
-    natives.push(first);
-    first.connect(tcp);
-    for (let i = 0; i < 20; i++) await within(first.send(String(i)), 5000, `send ${i}`);
-    expect((await within(pair.receive(), 5000, "first message"))[0]?.toString()).toBe("0");
-    const gone = vtx.waitFor((e) => e.socket === pair && e.type === "disconnected", 5000);
-    first.close();
-    await gone;
-
-    const second = new zmq.Pair({ linger: 0 });
-    natives.push(second);
-    second.connect(tcp);
-    for (let i = 1000; i < 1020; i++) await within(second.send(String(i)), 5000, `send ${i}`);
-    const got: number[] = [];
-    for (let i = 0; i < 39; i++) {
-      const [m] = await within(pair.receive(), 5000, `message ${i + 1} of 40 at the PAIR (got ${got.join(",")})`);
-      got.push(Number(m!.toString()));
-    }
-    expect(got).toEqual([...Array.from({ length: 19 }, (_, i) => i + 1), ...Array.from({ length: 20 }, (_, i) => 1000 + i)]);
+    const { app: pair, first, second } = await dropAndReturn("PAIR", () => new zmq.Pair({ linger: 1000 }), 20);
+    expect(first.map(String)).toEqual(["0"]);
+    expect(await readNumbers(pair, 39)).toEqual([...numbered(1, 19), ...numbered(1000, 20)]);
     await within(pair.send("welcome back"), 5000, "reply");
     expect((await within(second.receive(), 5000, "reply at the returning peer"))[0]?.toString()).toBe("welcome back");
   });

@@ -176,14 +176,12 @@ export class Bridge {
     // still holds the app's pipe. Nothing is sent or received on the socket
     // until it has connected (zeromq.js was seen never to complete an
     // operation that was pending when its socket connected over inproc).
-    const connected = opts.connectAfter.then(
-      () => undefined,
-      () => undefined,
-    ).then(() => {
+    const connect = (): void => {
       if (bridge.#closed) return;
       socket.connect(appInproc);
       pump();
-    });
+    };
+    const connected = opts.connectAfter.then(connect, connect);
     bridge.#holdDeliveries(opts.after === undefined ? connected : Promise.allSettled([opts.after, connected]));
     return bridge;
   }

@@ -418,12 +418,13 @@ export class EpgmEndpoint {
 
   // ---- timers ------------------------------------------------------------------------------
 
+  /** Closing stops the timer: a deadline asked for afterwards is ignored. */
   schedule(deadline: number): void {
-    if (!this.#closed) this.#timer.schedule(deadline);
+    this.#timer.schedule(deadline);
   }
 
-  readonly #onTimer = (): void => {
-    if (this.#closed) return;
+  /** Runs due deadlines (never after close: the timer is stopped then). */
+  #onTimer(): void {
     const now = performance.now();
     let next = Infinity;
     if (this.role === "source") {
@@ -444,7 +445,7 @@ export class EpgmEndpoint {
       for (const { source } of this.#sources.values()) next = Math.min(next, source.poll(now));
     }
     this.schedule(next);
-  };
+  }
 
   #housekeep(): void {
     if (this.#closed) return;

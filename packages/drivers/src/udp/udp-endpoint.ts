@@ -391,8 +391,9 @@ export class UdpEndpoint implements LinkHost {
     else sock.send(datagram, port, address);
   }
 
+  /** Closing stops the timer: a deadline asked for afterwards is ignored. */
   schedule(deadline: number): void {
-    if (!this.#closed) this.#timer.schedule(deadline);
+    this.#timer.schedule(deadline);
   }
 
   dropped(code: string, peer: string): void {
@@ -446,8 +447,8 @@ export class UdpEndpoint implements LinkHost {
     if (b !== null) this.#ctx.closeBridge(this.req, b);
   }
 
-  readonly #onTimer = (): void => {
-    if (this.#closed) return;
+  /** Runs due deadlines (never after close: the timer is stopped then). */
+  #onTimer(): void {
     const now = performance.now();
     let next = Infinity;
     for (const link of this.#links.values()) {
@@ -461,7 +462,7 @@ export class UdpEndpoint implements LinkHost {
       if (d < next) next = d;
     }
     if (next < Infinity) this.schedule(next);
-  };
+  }
 
   // ---- closing -------------------------------------------------------------------
 
