@@ -27,6 +27,7 @@ interface BridgeSocket {
   sendTimeout: number;
   receiveTimeout: number;
   readonly closed: boolean;
+  disconnect(address: string): void;
   close(): void;
 }
 
@@ -42,6 +43,17 @@ const CANCEL = 0;
  */
 const BACKLOG_MESSAGES = 4096;
 const BACKLOG_BYTES = 4 * 1024 * 1024;
+/**
+ * How long {@link Bridge.seal} waits for the pump to take what the app's
+ * pipe holds before it disconnects anyway (an app that keeps sending keeps
+ * the pipe non-empty). More than PUMP_WAKE_MS, so a lost wake-up is recovered.
+ */
+const SEAL_MS = 3000;
+/**
+ * An idle pump wakes this often (see readBursts' blockMs): cheap, and it
+ * bounds how long a wake-up consumed by a `readable` query can delay it.
+ */
+const PUMP_WAKE_MS = 1000;
 
 
 /**
@@ -57,10 +69,20 @@ export class Bridge {
   #sink: BridgeSink | null = null;
   #sinkWaiter: (() => void) | null = null;
   #closed = false;
+  /** Connected to the app socket (see Bridge.open's connectAfter). */
+  #connected = false;
+  /** Set by {@link seal}: the pump no longer waits for a congested sink. */
+  #sealing = false;
+  /** Disconnected from the app socket: nothing more comes from it or goes to it. */
+  #sealed = false;
+  /** Wakes a pump waiting for a congested sink when sealing starts. */
+  #sealWake: (() => void) | null = null;
   /** What the app (SUB/XSUB) is subscribed to, for replay on a new link. */
   readonly #subscriptions = new Map<string, Buffer>();
   /** True while the pump holds a message it has not handed to a sink yet. */
   #holding = false;
+  /** True while the pump waits for the first message of a burst (what the app queued before has been taken). */
+  #blocked = false;
   // Wire→app delivery: one zeromq.js send at a time (a second throws EBUSY).
   #sending = false;
   #backlog: Buffer[][] = [];
@@ -166,6 +188,7 @@ export class Bridge {
       if (plan.bridgeType !== "PUSH" && !bridge.#closed) void bridge.#pump();
     };
     if (opts.connectAfter === undefined) {
+      bridge.#connected = true;
       pump();
       if (opts.after !== undefined) bridge.#holdDeliveries(opts.after);
       return bridge;
@@ -177,8 +200,9 @@ export class Bridge {
     // until it has connected (zeromq.js was seen never to complete an
     // operation that was pending when its socket connected over inproc).
     const connect = (): void => {
-      if (bridge.#closed) return;
+      if (bridge.#closed || bridge.#sealing) return;
       socket.connect(appInproc);
+      bridge.#connected = true;
       pump();
     };
     const connected = opts.connectAfter.then(connect, connect);
@@ -226,7 +250,8 @@ export class Bridge {
   /** Delivers a message from the wire to the application. Returns false when
    *  the caller should pause reading until {@link drained} resolves. */
   deliver(frames: Buffer[]): boolean {
-    if (this.#closed) return true;
+    // Sealed: as after zmq_disconnect, what arrives from the peer is discarded.
+    if (this.#closed || this.#sealed) return true;
     if (this.plan.bridgeType === "ROUTER") frames.unshift(APP_ID);
     if (this.#sending) {
       this.#backlog.push(frames);
@@ -258,9 +283,14 @@ export class Bridge {
     this.deliver([msg]);
   }
 
-  /** Nothing from the app is waiting to go out on the wire (for linger). */
+  /**
+   * Nothing from the app is waiting to go out on the wire (for linger).
+   * The pump must be waiting and the pipe empty; the `readable` query is
+   * made only then (see readBursts' blockMs for why it is not free).
+   */
   get outboundIdle(): boolean {
-    return this.#closed || (!this.#holding && !this.#socket.readable);
+    if (this.#closed || (this.#sealed && !this.#holding) || this.plan.bridgeType === "PUSH") return true;
+    return !this.#holding && this.#blocked && !this.#socket.readable;
   }
 
   /** Resolves when the wire→app backlog is below its bound again. */
@@ -312,9 +342,16 @@ export class Bridge {
   async #pump(): Promise<void> {
     try {
       await readBursts(this.#socket, {
-        message: (frames) => this.#forward(frames),
+        message: (frames) => {
+          this.#blocked = false;
+          return this.#forward(frames);
+        },
         idle: () => this.#sink?.flush(),
         stopped: () => this.#closed,
+        blocked: () => {
+          this.#blocked = true;
+        },
+        blockMs: PUMP_WAKE_MS,
       });
     } catch {
       // receive() rejects once the socket is closed: the bridge is done.
@@ -344,9 +381,12 @@ export class Bridge {
           sink.cancel(topic);
         }
       }
-    } else if (!sink.message(this.plan.bridgeType === "ROUTER" ? frames.slice(1) : frames)) {
+    } else if (!sink.message(this.plan.bridgeType === "ROUTER" ? frames.slice(1) : frames) && !this.#sealing) {
       sink.flush();
-      return sink.drained().then(() => {
+      // Sealing ends the wait: what the pipe still holds is taken at once (see seal).
+      const sealed = new Promise<void>((resolve) => (this.#sealWake = resolve));
+      return Promise.race([sink.drained(), sealed]).then(() => {
+        this.#sealWake = null;
         this.#holding = false;
       });
     }
@@ -362,6 +402,43 @@ export class Bridge {
     }
     const wait = this.#forward(frames);
     if (wait !== undefined) await wait;
+  }
+
+  /**
+   * Stops taking messages from the application, as zmq_disconnect does for
+   * a native pipe: reads what the app's pipe holds now and hands it to the
+   * sink (its link lingers it out; congestion no longer holds the pump
+   * back, so at most the app's HWM more is buffered), then disconnects from
+   * the app socket. libzmq sends the app socket the pipe's end at once, and
+   * the app socket stops routing to this bridge as soon as it processes its
+   * commands (any send, receive or event query does). Messages from the
+   * peer are discarded from then on. The bridge stays open (its link still
+   * lingers) until closed. Without a sink (no link up) it disconnects at
+   * once: what the pipe holds is dropped, as it would be at close.
+   */
+  async seal(): Promise<void> {
+    if (this.#closed || this.#sealing) return;
+    this.#sealing = true;
+    const wake = this.#sealWake;
+    this.#sealWake = null;
+    wake?.();
+    // A PUSH bridge (PULL app) reads nothing; a bridge still waiting to
+    // connect has nothing queued.
+    const deadline = performance.now() + SEAL_MS;
+    for (let turn = 0; this.plan.bridgeType !== "PUSH" && this.#connected && this.#sink !== null && !this.#closed && performance.now() < deadline; turn++) {
+      // A turn of the event loop first: the pump takes what its poller
+      // reported meanwhile. Then a short sleep, not a spin, while it works.
+      await new Promise<void>((resolve) => (turn < 8 ? setImmediate(resolve) : setTimeout(resolve, 2)));
+      if (this.outboundIdle) break;
+    }
+    if (this.#closed) return;
+    this.#sealed = true;
+    this.#sink?.flush();
+    try {
+      this.#socket.disconnect(this.appInproc);
+    } catch {
+      // Never connected (waiting to connect) or closed: nothing to stop.
+    }
   }
 
   /**

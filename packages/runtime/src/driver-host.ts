@@ -153,6 +153,8 @@ class DriverInstance implements DriverContext {
   #done = false;
   #ref = 0;
   readonly #authWaiters = new Map<number, (ok: boolean) => void>();
+  /** The open bridges of each bind/connect (by request id). */
+  readonly #bridges = new Map<string, Set<Bridge>>();
 
   constructor(task: DriverTask) {
     this.#task = task;
@@ -199,10 +201,11 @@ class DriverInstance implements DriverContext {
         this.#reply(msg.ref, () => driver.connect(msg.req).then(() => ({})));
         return;
       case "unbind":
-        this.#reply(msg.ref, () => driver.unbind(msg.id).then(() => ({})));
+        this.#reply(msg.ref, () => this.#seal(msg.id).then(() => driver.unbind(msg.id)).then(() => ({})));
         return;
       case "disconnect":
-        this.#reply(msg.ref, () => driver.disconnect(msg.id).then(() => ({})));
+        // Sealed first: once the reply is in, the app socket routes nothing more to this connect's bridges.
+        this.#reply(msg.ref, () => this.#seal(msg.id).then(() => driver.disconnect(msg.id)).then(() => ({})));
         return;
       case "auth-reply": {
         const w = this.#authWaiters.get(msg.ref);
@@ -272,6 +275,7 @@ class DriverInstance implements DriverContext {
     if (this.#done) return;
     this.#done = true;
     this.#abort.abort();
+    this.#bridges.clear();
     for (const r of [...this.#resources]) {
       try {
         if (r instanceof Bridge) closeHeld(r, true);
@@ -298,11 +302,22 @@ class DriverInstance implements DriverContext {
     const bridge = Bridge.open(req.socketType, req.appInproc, { routingId, after, connectAfter });
     if (key !== undefined) bridgeIds.set(bridge, key);
     this.track(bridge);
+    let set = this.#bridges.get(req.id);
+    if (set === undefined) this.#bridges.set(req.id, (set = new Set()));
+    set.add(bridge);
     return bridge;
   }
 
-  closeBridge(_req: EndpointRequest, bridge: Bridge): void {
+  /** Seals every open bridge of request `id` (see Bridge.seal). */
+  async #seal(id: string): Promise<void> {
+    const set = this.#bridges.get(id);
+    if (set !== undefined) await Promise.all([...set].map((b) => b.seal()));
+  }
+
+  closeBridge(req: EndpointRequest, bridge: Bridge): void {
     this.#resources.delete(bridge);
+    const set = this.#bridges.get(req.id);
+    if (set?.delete(bridge) && set.size === 0) this.#bridges.delete(req.id);
     // Going down, the driver's links close its bridges as they end. A peer
     // with its own routing id may come back: its id stays taken until the
     // app socket lets go of this bridge.

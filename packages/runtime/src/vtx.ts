@@ -427,6 +427,12 @@ export class Vtx {
     this.#forget(rec);
     if (rec.kind === "bind") await rec.runner.unbind(rec.id);
     else await rec.runner.disconnect(rec.id);
+    // The endpoint's bridges have disconnected from the app socket (sealed):
+    // the ends of their pipes are in its command queue, and a send (which
+    // zeromq.js starts with a ZMQ_EVENTS query, processing those commands)
+    // no longer routes to them, as after zmq_disconnect. The socket is not
+    // queried here: its file descriptor is edge-triggered, and a query made
+    // while the application waits in receive() can swallow that wake-up.
   }
 
   #emit(e: VtxEvent): void {
@@ -489,3 +495,4 @@ export class Vtx {
     },
   };
 }
+

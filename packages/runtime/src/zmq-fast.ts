@@ -43,6 +43,22 @@ export interface BurstHandler {
    * (no skipping), so the caller always learns when it has caught up.
    */
   caughtUp?(): void;
+  /**
+   * Called right before the reader blocks for the first message of a burst
+   * (its next call is `message`, or nothing if it stops).
+   */
+  blocked?(): void;
+  /**
+   * How long one blocking receive waits (ms; -1, the default: forever).
+   * With a bound the reader wakes up that often when idle and blocks
+   * again. The bound also recovers a wake-up lost to someone else's
+   * ZMQ_EVENTS query: libzmq's file descriptor is edge-triggered, so a
+   * `readable` check made while a receive is pending can consume the
+   * signal the receive waits for (zeromq.js re-checks after its own sends
+   * and receives, not after that getter); when the wait times out,
+   * zeromq.js tries the receive once more before failing with EAGAIN.
+   */
+  blockMs?: number;
 }
 
 /** Messages read in one burst before yielding to the event loop (I/O and timers must not starve). */
@@ -65,8 +81,23 @@ function yieldToEventLoop(): Promise<void> {
 export async function readBursts(socket: BurstSocket, handler: BurstHandler): Promise<void> {
   let skip = 0;
   let skipping = 0;
+  const blockMs = handler.blockMs ?? -1;
   for (;;) {
-    const first = handler.message(await socket.receive());
+    let frames: Buffer[];
+    handler.blocked?.();
+    if (blockMs < 0) frames = await socket.receive();
+    else {
+      socket.receiveTimeout = blockMs;
+      try {
+        frames = await receiveQuietly(socket);
+      } catch (err) {
+        if (isEagain(err) && !handler.stopped()) continue;
+        throw err;
+      } finally {
+        if (!socket.closed) socket.receiveTimeout = -1;
+      }
+    }
+    const first = handler.message(frames);
     if (first !== undefined) await first;
     if (handler.stopped()) return;
     if (skipping > 0) {
@@ -87,20 +118,24 @@ export async function readBursts(socket: BurstSocket, handler: BurstHandler): Pr
   }
 }
 
+/** `socket.receive()`, its EAGAIN made without a stack trace (they are expected, and frequent). */
+function receiveQuietly(socket: BurstSocket): Promise<Buffer[]> {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return socket.receive();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** Forwards up to BURST messages already queued; returns how many. */
 async function drain(socket: BurstSocket, handler: BurstHandler): Promise<number> {
   let n = 0;
   socket.receiveTimeout = 0;
   try {
     for (; n < BURST && !handler.stopped(); n++) {
-      const limit = Error.stackTraceLimit;
-      Error.stackTraceLimit = 0;
-      let next: Promise<Buffer[]>;
-      try {
-        next = socket.receive();
-      } finally {
-        Error.stackTraceLimit = limit;
-      }
+      const next = receiveQuietly(socket);
       let frames: Buffer[];
       try {
         frames = await next;
