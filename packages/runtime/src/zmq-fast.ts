@@ -82,19 +82,17 @@ export async function readBursts(socket: BurstSocket, handler: BurstHandler): Pr
   let skip = 0;
   let skipping = 0;
   const blockMs = handler.blockMs ?? -1;
+  socket.receiveTimeout = blockMs;
   for (;;) {
     let frames: Buffer[];
     handler.blocked?.();
     if (blockMs < 0) frames = await socket.receive();
     else {
-      socket.receiveTimeout = blockMs;
       try {
         frames = await receiveQuietly(socket);
       } catch (err) {
         if (isEagain(err) && !handler.stopped()) continue;
         throw err;
-      } finally {
-        if (!socket.closed) socket.receiveTimeout = -1;
       }
     }
     const first = handler.message(frames);
@@ -105,7 +103,7 @@ export async function readBursts(socket: BurstSocket, handler: BurstHandler): Pr
       handler.idle();
       continue;
     }
-    const n = await drain(socket, handler);
+    const n = await drain(socket, handler, blockMs);
     if (handler.stopped()) return;
     handler.idle();
     if (n < BURST && handler.caughtUp) {
@@ -130,7 +128,7 @@ function receiveQuietly(socket: BurstSocket): Promise<Buffer[]> {
 }
 
 /** Forwards up to BURST messages already queued; returns how many. */
-async function drain(socket: BurstSocket, handler: BurstHandler): Promise<number> {
+async function drain(socket: BurstSocket, handler: BurstHandler, blockMs: number): Promise<number> {
   let n = 0;
   socket.receiveTimeout = 0;
   try {
@@ -147,7 +145,7 @@ async function drain(socket: BurstSocket, handler: BurstHandler): Promise<number
       if (wait !== undefined) await wait;
     }
   } finally {
-    if (!socket.closed) socket.receiveTimeout = -1;
+    if (!socket.closed) socket.receiveTimeout = blockMs;
   }
   return n;
 }
