@@ -7,7 +7,9 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
-import { readIntoSlabs } from "@vtx/runtime/stream/slab-reader";
+import { readIntoSlabs, SLAB_BYTES, VIEW_MIN_BYTES } from "@vtx/runtime/stream/slab-reader";
+import { FrameDecoder } from "@vtx/runtime/zmtp/frame-decoder";
+import { encodeMessage } from "@vtx/runtime/zmtp/frame-encoder";
 import { testPki } from "./pki.js";
 
 const cleanup: Array<() => void> = [];
@@ -62,4 +64,35 @@ describe("slab reader on TLS", () => {
       expect(adjacent).toBeGreaterThan(10);
     });
   }
+
+  it("fills TLS slabs to the last byte and carries a frame cut by a slab's end into the next: every 64 KiB frame is a view", async () => {
+    const { accepted: reader, dialed: writer } = await tlsPair();
+    const frames: Buffer[] = [];
+    const count = 60;
+    let all: () => void = () => undefined;
+    const done = new Promise<void>((r) => (all = r));
+    const decoder = new FrameDecoder(
+      {
+        message: (f) => {
+          frames.push(...f);
+          if (frames.length === count) all();
+        },
+        command: () => expect.unreachable("no commands are sent"),
+        error: (err) => expect.unreachable(err.message),
+      },
+      { copyBelow: VIEW_MIN_BYTES },
+    );
+    const slabs = new Set<ArrayBufferLike>();
+    expect(
+      readIntoSlabs(reader, (c) => (slabs.add(c.buffer), decoder.push(c), true), SLAB_BYTES, (slab) => decoder.carrySpan(slab)),
+    ).toBe(true);
+    const body = (i: number): Buffer => Buffer.alloc(65_536, i);
+    for (let i = 0; i < count; i++) writer.write(encodeMessage([body(i)]));
+    await within(done, 10_000, `${count} frames`);
+    expect(frames.map((f, i) => f.equals(body(i)))).toEqual(Array.from({ length: count }, () => true));
+    expect(frames.filter((f) => !slabs.has(f.buffer))).toHaveLength(0); // none copied out of the slabs
+    // Full slabs: the bytes, plus what carrying repeats, in as few slabs as that takes.
+    const wireBytes = count * (65_536 + 9);
+    expect(slabs.size).toBeLessThanOrEqual(Math.ceil(wireBytes / (SLAB_BYTES - 65_545)) + 1);
+  });
 });

@@ -12,6 +12,11 @@ import * as net from "node:net";
  * memory, so the frame decoder hands it out as a view (see
  * FrameDecoder's contiguous spans): one allocation per slab, no copy.
  *
+ * A frame that the end of a slab cuts in two would have been copied whole
+ * into a fresh buffer; with `carry` (the engine's carryPartialFrame) what
+ * had arrived of it moves to the start of the next slab instead, and the
+ * frame stays one view.
+ *
  * How: node's `onread` option (a `buffer()` generator called after every
  * read) is public for sockets we create, but `net.Server` gives accepted
  * sockets no such option. So this sets the same three per-socket fields
@@ -52,7 +57,12 @@ function findSymbol(obj: object, description: string): symbol | undefined {
  * new slab starts) and returns false to stop reading (`socket.resume()`
  * restarts it). Returns false when the socket does not support it.
  */
-export function readIntoSlabs(socket: net.Socket, onChunk: (chunk: Buffer) => boolean, slabBytes = SLAB_BYTES): boolean {
+export function readIntoSlabs(
+  socket: net.Socket,
+  onChunk: (chunk: Buffer) => boolean,
+  slabBytes = SLAB_BYTES,
+  carry?: (slab: Buffer) => number,
+): boolean {
   if (!(socket instanceof net.Socket)) return false;
   const s = socket as unknown as Record<symbol, unknown> & SocketInternals;
   const handle = s._handle;
@@ -62,12 +72,17 @@ export function readIntoSlabs(socket: net.Socket, onChunk: (chunk: Buffer) => bo
   if (!handle || typeof handle.useUserBuffer !== "function" || !kBuffer || !kBufferCb || !kBufferGen) return false;
   if (s[kBuffer] !== null && s[kBuffer] !== undefined) return false; // already has a user buffer
 
+  // node's TLSWrap fills the buffer it is given from a 16 KiB record at a
+  // time and goes on into the next buffer when one is full, so a TLS slab
+  // is used to its last byte; a TCP read is given at least MIN_READ.
+  const minRead = (socket as net.Socket & { encrypted?: boolean }).encrypted === true ? 1 : MIN_READ;
   let slab = Buffer.allocUnsafeSlow(slabBytes);
   let used = 0;
   const next = (): Buffer => {
-    if (slabBytes - used < MIN_READ) {
+    if (slabBytes - used < minRead) {
       slab = Buffer.allocUnsafeSlow(slabBytes);
-      used = 0;
+      // A frame cut by the end of the old slab moves to the start of the new one.
+      used = carry === undefined ? 0 : carry(slab);
     }
     return slab.subarray(used);
   };

@@ -111,7 +111,9 @@ export class ZmtpLink implements BridgeSink {
     };
     // Plain TCP reads straight into slabs (fewer allocations, big frames as
     // views); anything else, or anything already buffered, comes as 'data'.
-    const slabs = d instanceof net.Socket && readIntoSlabs(d, (chunk) => (onChunk(chunk), true));
+    const slabs =
+      d instanceof net.Socket &&
+      readIntoSlabs(d, (chunk) => (onChunk(chunk), true), undefined, (slab) => this.#engine.carryPartialFrame(slab));
     this.#engine = new ZmtpEngine(
       {
         socketType: args.req.socketType,

@@ -324,6 +324,12 @@ export class ZmtpEngine {
     }
   }
 
+  /** {@link FrameDecoder.carrySpan}, for the slab reader starting a new slab; 0 outside the framing phases. */
+  carryPartialFrame(into: Buffer): number {
+    if (this.#busy || (this.#state !== S_READY && this.#state !== S_HANDSHAKE)) return 0;
+    return this.#decoder.carrySpan(into);
+  }
+
   #feed(chunk: Uint8Array): void {
     if (this.#state === S_HANDSHAKE || this.#state === S_READY) {
       this.#decoder.push(chunk);

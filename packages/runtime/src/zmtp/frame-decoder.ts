@@ -169,6 +169,29 @@ export class FrameDecoder {
     this.#frames = [];
   }
 
+  /**
+   * Moves the body of a frame still being received (held as a view of the
+   * pushed chunks' memory) to the start of `into`, so that bytes pushed next
+   * from right after it in `into` continue it in adjacent memory and the
+   * frame is still handed out as a view. The slab reader calls this when it
+   * starts a new slab: a frame cut by the end of a slab then costs a copy of
+   * what had arrived of it, instead of a copy of the whole frame into a
+   * fresh buffer once it completes. Returns how many bytes were moved; 0
+   * when no body is pending as a view, when the whole body would not fit in
+   * `into`, when it will be copied anyway (under `copyBelow`), or while
+   * chunks wait to be decoded (paused), since those come first.
+   */
+  carrySpan(into: Buffer): number {
+    const span = this.#span;
+    if (span === undefined || this.#busy || this.#halt || this.#queue.length > 0) return 0;
+    const size = this.#spanSize;
+    if (size > into.length || size < this.copyBelow) return 0;
+    const have = this.#bodyHave;
+    into.set(new Uint8Array(span.buffer, span.byteOffset, have), 0);
+    this.#span = into.subarray(0, have);
+    return have;
+  }
+
   #drain(): void {
     while (!this.#halt && this.#queue.length > 0) this.#run(this.#queue.shift()!);
   }

@@ -101,4 +101,78 @@ describe("frame decoder views", () => {
       { numRuns: 200 },
     );
   });
+
+  it("carrySpan moves what arrived of a cut frame to the start of a new slab, and the frame is a view of it", () => {
+    const frame = body(70_000, 6);
+    const wire = encodeMessage([frame]);
+    const [first] = adjacentChunks(wire.subarray(0, 30_000), []);
+    const { decoder, out, errors } = recordingDecoder({ copyBelow: 4096 });
+    decoder.push(first!);
+    expect(decoder.carrySpan(Buffer.allocUnsafeSlow(60_000))).toBe(0); // the whole frame would not fit
+    const slab = Buffer.allocUnsafeSlow(100_000);
+    const moved = decoder.carrySpan(slab);
+    expect(moved).toBe(30_000 - 9);
+    // The rest is read into the new slab right after what was moved.
+    wire.copy(slab, moved, 30_000);
+    decoder.push(slab.subarray(moved, moved + 20_000));
+    decoder.push(slab.subarray(moved + 20_000, moved + wire.length - 30_000));
+    expect(errors).toEqual([]);
+    const got = out[0]!.kind === "message" ? out[0]!.frames[0]! : Buffer.alloc(0);
+    expect(got.equals(frame)).toBe(true);
+    expect(got.buffer).toBe(slab.buffer);
+    expect(decoder.carrySpan(Buffer.allocUnsafeSlow(100_000))).toBe(0); // nothing pending now
+  });
+
+  it("carrySpan leaves alone a frame under copyBelow and a paused decoder's", () => {
+    const small = encodeMessage([body(3000, 7)]);
+    const { decoder } = recordingDecoder({ copyBelow: 4096 });
+    decoder.push(adjacentChunks(small.subarray(0, 1000), [])[0]!);
+    expect(decoder.carrySpan(Buffer.allocUnsafeSlow(10_000))).toBe(0);
+    const big = encodeMessage([body(50_000, 8)]);
+    const paused = recordingDecoder({ copyBelow: 4096 });
+    paused.decoder.push(adjacentChunks(big.subarray(0, 1000), [])[0]!);
+    paused.decoder.pause();
+    expect(paused.decoder.carrySpan(Buffer.allocUnsafeSlow(100_000))).toBe(0);
+    paused.decoder.resume();
+    expect(paused.decoder.carrySpan(Buffer.allocUnsafeSlow(100_000))).toBe(1000 - 9);
+  });
+
+  it("read into slabs as the slab reader does (carrying at each new slab): same messages, and every frame from copyBelow up to a slab is a view", () => {
+    const frameArb = fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 4096, max: 70_000 }));
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(frameArb, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 40_000 }), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 1, max: 16_384 }),
+        (sizes, reads, minRead) => {
+          const slabBytes = 80_000;
+          const messages = sizes.map((m, i) => m.map((n, j) => body(n, i * 5 + j)));
+          const wire = Buffer.concat(messages.map((m) => encodeMessage(m)));
+          const { decoder, out, errors } = recordingDecoder({ copyBelow: 4096 });
+          const slabs = new Set<ArrayBufferLike>();
+          let slab = Buffer.allocUnsafeSlow(slabBytes);
+          slabs.add(slab.buffer);
+          let used = 0;
+          let at = 0;
+          for (let r = 0; at < wire.length; r++) {
+            if (slabBytes - used < minRead) {
+              slab = Buffer.allocUnsafeSlow(slabBytes);
+              slabs.add(slab.buffer);
+              used = decoder.carrySpan(slab);
+            }
+            const n = Math.min(reads[r % reads.length]!, slabBytes - used, wire.length - at);
+            wire.copy(slab, used, at, at + n);
+            decoder.push(slab.subarray(used, used + n));
+            used += n;
+            at += n;
+          }
+          expect(errors).toEqual([]);
+          const got = out.flatMap((o) => (o.kind === "message" ? o.frames : []));
+          expect(got.map((f) => f.toString("hex"))).toEqual(messages.flat().map((f) => f.toString("hex")));
+          for (const f of got) if (f.length >= 4096 && f.length <= slabBytes) expect(slabs.has(f.buffer)).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });

@@ -71,7 +71,7 @@ export class ZmtpConnection {
       this.#engine.push(chunk);
       return true;
     };
-    const slabs = readIntoSlabs(socket, onChunk, SLAB_BYTES);
+    const slabs = readIntoSlabs(socket, onChunk, SLAB_BYTES, (slab) => this.#engine.carryPartialFrame(slab));
     this.#engine = new ZmtpEngine(
       {
         socketType: options.socketType,
