@@ -137,6 +137,59 @@ describe("Vtx API", () => {
     }
   });
 
+  // zmq_unbind also ends the connections accepted on that endpoint (with
+  // linger): once unbind() has resolved, a bound PUSH routes only to peers
+  // of its other endpoints.
+  it("ztcp: a message sent after unbind() resolved never goes to that endpoint's peers", async () => {
+    vtx = new Vtx();
+    vtx.register("ztcp", ztcp());
+    const push = vtx.socket("PUSH");
+    const epA = await vtx.bind(push, "ztcp://127.0.0.1:0");
+    const epB = await vtx.bind(push, "ztcp://127.0.0.1:0");
+    const a = vtx.socket("PULL");
+    const b = vtx.socket("PULL");
+    const upA = vtx.waitFor((e) => e.type === "connected" && e.socket === a, 5000);
+    const upB = vtx.waitFor((e) => e.type === "connected" && e.socket === b, 5000);
+    // Peers that reconnect slowly: after the unbind, A must not find another way in.
+    await vtx.connect(a, epA, { reconnectInterval: 60_000 });
+    await vtx.connect(b, epB);
+    await Promise.all([upA, upB]);
+    // Each PULL collects in the background; `changed` wakes whoever waits for more.
+    const got = { a: [] as string[], b: [] as string[] };
+    let changed: () => void = () => undefined;
+    const more = (): Promise<void> => new Promise((r) => (changed = r));
+    for (const [name, s] of [["a", a], ["b", b]] as const) {
+      void (async () => {
+        for (;;) {
+          got[name].push(strs(await s.receive())[0]!);
+          changed();
+        }
+      })().catch(() => undefined);
+    }
+    // The bound side's bridges attach when its links are up: send until both peers get messages.
+    for (let i = 0; (got.a.length === 0 || got.b.length === 0) && i < 200; i++) {
+      const next = more();
+      await push.send(`warm ${i}`);
+      await within(next, 5000, "a warm-up message");
+    }
+    expect([got.a.length > 0, got.b.length > 0]).toEqual([true, true]);
+    // Queued right before the unbind, enough to keep A's link busy for a
+    // while: they linger out to whichever peer they were routed to.
+    const filler = Buffer.alloc(64 * 1024, 1);
+    const BEFORE = 200;
+    for (let i = 0; i < BEFORE; i++) await push.send([`before ${i}`, filler]);
+    await vtx.unbind(push, epA);
+    for (let i = 0; i < 20; i++) await push.send(`after ${i}`);
+    while (!got.b.includes("after 19")) await within(more(), 5000, `B's messages (has ${JSON.stringify(got.b)})`);
+    const gotB = got.b.filter((m) => m.startsWith("after"));
+    expect(got.a.filter((m) => m.startsWith("after"))).toEqual([]);
+    while (got.a.length + got.b.length < BEFORE + 20 + got.a.filter((m) => m.startsWith("warm")).length + got.b.filter((m) => m.startsWith("warm")).length) {
+      await within(more(), 5000, `the 'before' messages (A has ${JSON.stringify(got.a)}, B ${JSON.stringify(got.b)})`);
+    }
+    expect([...got.a, ...got.b].filter((m) => m.startsWith("before")).sort()).toEqual(Array.from({ length: BEFORE }, (_, i) => `before ${i}`).sort());
+    expect(gotB).toEqual(Array.from({ length: 20 }, (_, i) => `after ${i}`));
+  });
+
   it("refuses use after destroy with VTX_DESTROYED", async () => {
     vtx = new Vtx();
     await vtx.destroy();
