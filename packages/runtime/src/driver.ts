@@ -49,7 +49,13 @@ export interface Driver {
   bind(req: EndpointRequest): Promise<string>;
   /** Starts connecting (and reconnecting) to the endpoint. */
   connect(req: EndpointRequest): Promise<void>;
+  /**
+   * Stops listening and ends the endpoint's links, lingering out what their
+   * sinks hold (`req.options.linger`). The host has sealed the endpoint's
+   * bridges before calling this: nothing more comes from the application.
+   */
   unbind(id: string): Promise<void>;
+  /** Stops dialing and ends the link, as {@link unbind} does (bridges sealed first). */
   disconnect(id: string): Promise<void>;
   /** Orderly stop: close everything, honouring linger. */
   stop(): Promise<void>;
