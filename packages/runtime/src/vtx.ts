@@ -495,4 +495,3 @@ export class Vtx {
     },
   };
 }
-

@@ -19,12 +19,24 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 let seq = 0;
 
-async function appPull(): Promise<{ app: zmq.Pull; inproc: string }> {
+/** Binds `app` to a fresh inproc endpoint, runs `body` with it, and closes it whatever happens. */
+async function withApp<S extends zmq.Socket>(app: S, body: (app: S, inproc: string) => Promise<void>): Promise<void> {
   const inproc = `inproc://bridge-release-${process.pid}-${seq++}`;
-  const app = new zmq.Pull({ linger: 0 });
-  await app.bind(inproc);
-  return { app, inproc };
+  try {
+    await app.bind(inproc);
+    await body(app, inproc);
+  } finally {
+    app.close();
+  }
 }
+
+/** Delivers the numbers `from` … `from + n - 1` to the app, one message each. */
+function deliverNumbers(bridge: Bridge, from: number, n: number): void {
+  for (let i = from; i < from + n; i++) bridge.deliver([Buffer.from(String(i))]);
+}
+
+/** One event-loop turn: the bridge's queued sends reach libzmq (each waits its turn). */
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** The numbers in the last frame of the app's next `n` messages (`check` sees each message). */
 async function readNumbers(app: { receive(): Promise<Buffer[]> }, n: number, check: (frames: Buffer[]) => void = () => undefined): Promise<number[]> {
@@ -40,19 +52,17 @@ async function readNumbers(app: { receive(): Promise<Buffer[]> }, n: number, che
 const numbered = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
 
 describe("Bridge.closeReleased and after", () => {
-  it("a bridge opened after one was closed with messages unread delivers only once the app has read them", async () => {
-    const { app, inproc } = await appPull();
-    try {
+  it("a bridge opened after one was closed with messages unread delivers only once the app has read them", () =>
+    withApp(new zmq.Pull({ linger: 0 }), async (app, inproc) => {
       const old = Bridge.open("PULL", inproc);
-      for (let i = 0; i < 300; i++) old.deliver([Buffer.from(String(i))]);
-      // Let the old bridge's sends reach libzmq (each waits its turn).
-      await new Promise((r) => setImmediate(r));
+      deliverNumbers(old, 0, 300);
+      await turn();
       let released = false;
       const gone = old.closeReleased().then(() => {
         released = true;
       });
       const next = Bridge.open("PULL", inproc, { after: gone });
-      for (let i = 1000; i < 1100; i++) next.deliver([Buffer.from(String(i))]);
+      deliverNumbers(next, 1000, 100);
 
       // The end of the old bridge's pipe sits behind its last message.
       const got = await within(readNumbers(app, 299), 5000, "all but one old message");
@@ -60,23 +70,19 @@ describe("Bridge.closeReleased and after", () => {
       got.push(...(await within(readNumbers(app, 101), 5000, "the last old message and the new ones")));
       await within(gone, 5000, "the old bridge released");
       expect(released).toBe(true);
-      expect(got).toEqual([...Array.from({ length: 300 }, (_, i) => i), ...Array.from({ length: 100 }, (_, i) => 1000 + i)]);
+      expect(got).toEqual([...numbered(0, 300), ...numbered(1000, 100)]);
       next.close();
-    } finally {
-      app.close();
-    }
-  });
+    }));
 
-  it("without the hold, libzmq interleaves the old bridge's messages with the new one's (why it exists)", async () => {
-    const { app, inproc } = await appPull();
-    try {
+  it("without the hold, libzmq interleaves the old bridge's messages with the new one's (why it exists)", () =>
+    withApp(new zmq.Pull({ linger: 0 }), async (app, inproc) => {
       const old = Bridge.open("PULL", inproc);
-      for (let i = 0; i < 100; i++) old.deliver([Buffer.from(String(i))]);
-      await new Promise((r) => setImmediate(r));
+      deliverNumbers(old, 0, 100);
+      await turn();
       const gone = old.closeReleased();
       const next = Bridge.open("PULL", inproc);
-      for (let i = 1000; i < 1100; i++) next.deliver([Buffer.from(String(i))]);
-      await new Promise((r) => setImmediate(r));
+      deliverNumbers(next, 1000, 100);
+      await turn();
       const got = await within(readNumbers(app, 200), 5000, "200 messages");
       const firstNew = got.findIndex((x) => x >= 1000);
       expect(got.slice(firstNew).some((x) => x < 1000)).toBe(true);
@@ -85,34 +91,23 @@ describe("Bridge.closeReleased and after", () => {
       more.catch(() => undefined);
       await within(gone, 5000, "the old bridge released");
       next.close();
-    } finally {
-      app.close();
-    }
-  });
+    }));
 
-  it("releases at once for an app socket that never reads (PUSH), even one that does nothing", async () => {
-    const inproc = `inproc://bridge-release-${process.pid}-${seq++}`;
-    const app = new zmq.Push({ linger: 0 });
-    await app.bind(inproc);
-    try {
+  it("releases at once for an app socket that never reads (PUSH), even one that does nothing", () =>
+    withApp(new zmq.Push({ linger: 0 }), async (_app, inproc) => {
       const bridge = Bridge.open("PUSH", inproc);
       await within(bridge.closeReleased(), 5000, "a PUSH app's bridge released");
-    } finally {
-      app.close();
-    }
-  });
-  it("an app ROUTER: a restarted bridge with the same peer routing id is accepted and delivers after the old one's messages", async () => {
-    const inproc = `inproc://bridge-release-${process.pid}-${seq++}`;
-    const app = new zmq.Router({ linger: 0 });
-    await app.bind(inproc);
-    try {
+    }));
+
+  it("an app ROUTER: a restarted bridge with the same peer routing id is accepted and delivers after the old one's messages", () =>
+    withApp(new zmq.Router({ linger: 0 }), async (app, inproc) => {
       const id = Buffer.from("alice");
       const old = Bridge.open("ROUTER", inproc, { routingId: id });
-      for (let i = 0; i < 100; i++) old.deliver([Buffer.from(String(i))]);
-      await new Promise((r) => setImmediate(r));
+      deliverNumbers(old, 0, 100);
+      await turn();
       const gone = old.closeReleased();
       const next = Bridge.open("ROUTER", inproc, { routingId: id, after: gone, connectAfter: gone });
-      for (let i = 1000; i < 1100; i++) next.deliver([Buffer.from(String(i))]);
+      deliverNumbers(next, 1000, 100);
       const got = await within(
         readNumbers(app, 200, ([from]) => expect(from?.toString()).toBe("alice")),
         5000,
@@ -121,26 +116,18 @@ describe("Bridge.closeReleased and after", () => {
       expect(got).toEqual([...numbered(0, 100), ...numbered(1000, 100)]);
       await within(gone, 5000, "the old bridge released");
       next.close();
-    } finally {
-      app.close();
-    }
-  });
-  it("an app PAIR: the next bridge connects once the old one is released, and its messages follow (a PAIR refuses a second pipe for good)", async () => {
-    const inproc = `inproc://bridge-release-${process.pid}-${seq++}`;
-    const app = new zmq.Pair({ linger: 0 });
-    await app.bind(inproc);
-    try {
+    }));
+
+  it("an app PAIR: the next bridge connects once the old one is released, and its messages follow (a PAIR refuses a second pipe for good)", () =>
+    withApp(new zmq.Pair({ linger: 0 }), async (app, inproc) => {
       const old = Bridge.open("PAIR", inproc);
-      for (let i = 0; i < 10; i++) old.deliver([Buffer.from(String(i))]);
-      await new Promise((r) => setImmediate(r));
+      deliverNumbers(old, 0, 10);
+      await turn();
       const gone = old.closeReleased();
       const next = Bridge.open("PAIR", inproc, { connectAfter: gone });
-      for (let i = 100; i < 110; i++) next.deliver([Buffer.from(String(i))]);
+      deliverNumbers(next, 100, 10);
       const got = await within(readNumbers(app, 20), 5000, "20 messages at the app PAIR");
       expect(got).toEqual([...numbered(0, 10), ...numbered(100, 10)]);
       next.close();
-    } finally {
-      app.close();
-    }
-  });
+    }));
 });
