@@ -1,5 +1,13 @@
 import * as net from "node:net";
 
+/** Where slabs come from when not allocated fresh: a {@link SlabPool} (./slab-pool.js). */
+export interface SlabSource {
+  /** A slab to read into (its whole length is used). */
+  take(): Buffer;
+  /** Reading moved on to another slab; `slab` gets no more bytes. */
+  retire(slab: Buffer): void;
+}
+
 /**
  * Reads a plain TCP socket straight into large slabs instead of node's
  * default fresh 64 KiB buffer per read.
@@ -56,12 +64,17 @@ function findSymbol(obj: object, description: string): symbol | undefined {
  * of the current slab; consecutive chunks are adjacent in memory until a
  * new slab starts) and returns false to stop reading (`socket.resume()`
  * restarts it). Returns false when the socket does not support it.
+ *
+ * With `source`, slabs come from `source.take()` and each is handed back to
+ * `source.retire()` once reading has moved on to the next one (after
+ * `carry`), so a pool can use it again when nothing else refers to it.
  */
 export function readIntoSlabs(
   socket: net.Socket,
   onChunk: (chunk: Buffer) => boolean,
   slabBytes = SLAB_BYTES,
   carry?: (slab: Buffer) => number,
+  source?: SlabSource,
 ): boolean {
   if (!(socket instanceof net.Socket)) return false;
   const s = socket as unknown as Record<symbol, unknown> & SocketInternals;
@@ -76,13 +89,16 @@ export function readIntoSlabs(
   // time and goes on into the next buffer when one is full, so a TLS slab
   // is used to its last byte; a TCP read is given at least MIN_READ.
   const minRead = (socket as net.Socket & { encrypted?: boolean }).encrypted === true ? 1 : MIN_READ;
-  let slab = Buffer.allocUnsafeSlow(slabBytes);
+  const fresh = (): Buffer => (source === undefined ? Buffer.allocUnsafeSlow(slabBytes) : source.take());
+  let slab = fresh();
   let used = 0;
   const next = (): Buffer => {
-    if (slabBytes - used < minRead) {
-      slab = Buffer.allocUnsafeSlow(slabBytes);
+    if (slab.length - used < minRead) {
+      const old = slab;
+      slab = fresh();
       // A frame cut by the end of the old slab moves to the start of the new one.
       used = carry === undefined ? 0 : carry(slab);
+      source?.retire(old);
     }
     return slab.subarray(used);
   };

@@ -21,19 +21,31 @@ export class GatherWriter {
     this.#stream = stream;
   }
 
-  write(bytes: Buffer): void {
-    if (this.#stream.writable) this.#stream.write(bytes);
+  /**
+   * `done`, when given, is called once the stream no longer needs the bytes
+   * (written to the kernel, or dropped by a destroyed stream); never when the
+   * stream was no longer writable.
+   */
+  write(bytes: Buffer, done?: () => void): void {
+    if (!this.#stream.writable) return;
+    if (done === undefined) this.#stream.write(bytes);
+    else this.#stream.write(bytes, done);
   }
 
-  writev(chunks: Buffer[]): void {
+  /** Gathered until {@link flush}; `done` as for {@link write}, for all of `chunks`. */
+  writev(chunks: Buffer[], done?: () => void): void {
     const s = this.#stream;
     if (!s.writable) return;
     if (!this.#corked) {
       s.cork();
       this.#corked = true;
     }
-    for (const c of chunks) {
-      s.write(c);
+    const last = chunks.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const c = chunks[i]!;
+      // Writes complete in order: the last chunk's callback covers the rest.
+      if (i === last && done !== undefined) s.write(c, done);
+      else s.write(c);
       this.#corkedBytes += c.length;
     }
     // Counting what was buffered before too: a stream already backed up

@@ -330,6 +330,17 @@ export class ZmtpEngine {
     return this.#decoder.carrySpan(into);
   }
 
+  /**
+   * True while the engine keeps a view of memory in `buffer` from what was
+   * pushed (see {@link FrameDecoder.refersTo}); before the framing phases,
+   * or while busy, it says true.
+   */
+  refersTo(buffer: ArrayBufferLike): boolean {
+    if (this.#busy || this.#queue.length > 0) return true;
+    if (this.#state !== S_READY && this.#state !== S_HANDSHAKE && this.#state !== S_CLOSED) return true;
+    return this.#decoder.refersTo(buffer);
+  }
+
   #feed(chunk: Uint8Array): void {
     if (this.#state === S_HANDSHAKE || this.#state === S_READY) {
       this.#decoder.push(chunk);

@@ -192,6 +192,19 @@ export class FrameDecoder {
     return have;
   }
 
+  /**
+   * True while the decoder keeps a view of memory in `buffer` (a partial
+   * frame's body, frames of an unfinished message, chunks queued while
+   * paused): that memory must not be reused yet.
+   */
+  refersTo(buffer: ArrayBufferLike): boolean {
+    if (this.#busy) return true;
+    if (this.#span !== undefined && this.#span.buffer === buffer) return true;
+    for (const f of this.#frames) if (f.buffer === buffer) return true;
+    for (const q of this.#queue) if (q.buffer === buffer) return true;
+    return false;
+  }
+
   #drain(): void {
     while (!this.#halt && this.#queue.length > 0) this.#run(this.#queue.shift()!);
   }

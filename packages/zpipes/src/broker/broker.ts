@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from "../log.js";
 import { ClientSession, type SessionHost } from "./client-session.js";
 import { PipeRegistry } from "./pipe-registry.js";
 import { DirectRouter, isDirectIdentity } from "../transport/direct-router.js";
+import { brokerSlabPool } from "../transport/zmtp-connection.js";
 
 export interface BrokerOptions {
   /** Broker name; the broker binds `ipc://@/zpipes/<name>`. Default "local". */
@@ -60,6 +61,12 @@ export interface BrokerSocketHooks {
   bind(router: zmq.Router, endpoint: string): Promise<string>;
   /** Close the socket (and whatever the bind set up for it). */
   close(router: zmq.Router): Promise<void>;
+}
+
+/** Hands chunks that were written out back to the read-slab pool. */
+function releaseAll(chunks: readonly Buffer[]): void {
+  const pool = brokerSlabPool();
+  for (let i = 0; i < chunks.length; i++) pool.release(chunks[i]!);
 }
 
 const NATIVE_HOOKS: BrokerSocketHooks = {
@@ -147,7 +154,7 @@ export class ZpipesBroker implements SessionHost {
     this.#expiry = options.expiry ?? DEFAULT_EXPIRY;
     this.#fastPath = options.fastPath ?? true;
     this.#hooks = options.socketHooks ?? NATIVE_HOOKS;
-    this.registry = new PipeRegistry({ budget: options.budget ?? DEFAULT_BUDGET, account: (d) => this.account(d) });
+    this.registry = new PipeRegistry({ budget: options.budget ?? DEFAULT_BUDGET, account: (d) => this.account(d), discarded: (c) => brokerSlabPool().release(c) });
   }
 
   /** Endpoints actually bound (tcp wildcards resolved). */
@@ -179,6 +186,8 @@ export class ZpipesBroker implements SessionHost {
             }
           },
           dropped: (peer, err) => this.warn("peer-dropped", { peer, code: err.code, message: err.message }),
+          // Chunks pass through and are handed back once written (sendParts).
+          recycleSlabs: true,
         });
         this.#direct = d;
         for (const ep of direct) this.#bound.push(await d.bind(ep));
@@ -268,7 +277,7 @@ export class ZpipesBroker implements SessionHost {
       await this.#loop?.catch(() => undefined);
       this.#router = null;
     }
-    this.logger.log("info", "broker-stopped", { name: this.name });
+    this.logger.log("info", "broker-stopped", { name: this.name, slabs: brokerSlabPool().stats() });
   }
 
   stats(): BrokerStats {
@@ -295,9 +304,16 @@ export class ZpipesBroker implements SessionHost {
     if (!this.#sending) void this.#flush();
   }
 
-  sendParts(identity: Buffer, parts: Buffer[]): void {
-    if (isDirectIdentity(identity)) this.#direct?.send(identity, parts);
-    else this.send(identity, parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+  sendParts(identity: Buffer, parts: Buffer[], finished?: Buffer[]): void {
+    if (isDirectIdentity(identity)) {
+      // Once written, the finished chunks' read slabs may be read into again
+      // (a no-op for chunks that did not arrive in one).
+      const onWritten = finished !== undefined && finished.length > 0 ? () => releaseAll(finished) : undefined;
+      this.#direct?.send(identity, parts, onWritten);
+    } else {
+      // Through zeromq.js: it may keep the pieces after send, so they are never recycled.
+      this.send(identity, parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    }
   }
 
   warn(event: string, fields: Record<string, unknown>): void {

@@ -17,7 +17,12 @@ export interface SessionHost {
    * Sends one frame given as pieces (big ones by reference): gathered
    * without a copy where the client's transport allows, joined otherwise.
    */
-  sendParts(identity: Buffer, parts: Buffer[]): void;
+  /**
+   * Like send, for a frame in pieces. `finished`: queued chunks this frame
+   * completes (see Pipe.takeReadOkParts); the host may recycle their memory
+   * once the frame is written.
+   */
+  sendParts(identity: Buffer, parts: Buffer[], finished?: Buffer[]): void;
   warn(event: string, fields: Record<string, unknown>): void;
 }
 
@@ -388,9 +393,11 @@ export class ClientSession implements PipeEnd, ClientHooks {
 
   /** READ_OK with `n` queued bytes, as pieces of the queued chunks (see Pipe.takeReadOkParts). */
   #replyReadOk(pipe: Pipe, n: number): void {
-    const parts = pipe.takeReadOkParts(n);
-    if (this.#held !== null) this.#held.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
-    else this.#host.sendParts(this.identity, parts);
+    const finished: Buffer[] = [];
+    const parts = pipe.takeReadOkParts(n, finished);
+    // Held: copied, so the chunks are not needed any more (not recycled either: rare).
+    if (this.#held !== null) this.#held.push(Buffer.concat(parts));
+    else this.#host.sendParts(this.identity, parts, finished);
   }
 
   #reply(frame: Buffer): void {

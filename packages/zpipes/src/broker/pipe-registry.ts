@@ -26,6 +26,8 @@ export interface PipeRegistryOptions {
   budget: number;
   /** Broker-wide accounting of queued bytes. */
   account?: (delta: number) => void;
+  /** See {@link PipeOptions.discarded}. */
+  discarded?: (chunk: Buffer) => void;
 }
 
 /**
@@ -77,7 +79,8 @@ export class PipeRegistry extends EventEmitter<PipeRegistryEvents> {
   #pipeFor(name: string): Pipe {
     let pipe = this.#pipes.get(name);
     if (pipe === undefined) {
-      pipe = new Pipe(name, { budget: this.#options.budget, ...(this.#options.account ? { account: this.#options.account } : {}) });
+      const { budget, account, discarded } = this.#options;
+      pipe = new Pipe(name, { budget, ...(account ? { account } : {}), ...(discarded ? { discarded } : {}) });
       pipe.onDetached = (p, side) => this.#detached(p, side);
       this.#pipes.set(name, pipe);
     }

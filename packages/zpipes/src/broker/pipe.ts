@@ -44,6 +44,12 @@ export interface PipeOptions {
   budget: number;
   /** Called with +n / -n as bytes enter and leave the queue (broker-wide accounting). */
   account?: (delta: number) => void;
+  /**
+   * Called with each chunk dropped whole from the queue (the reader left):
+   * nothing refers to its bytes any more. Chunks partly read are not
+   * reported (their first bytes may still be on their way out).
+   */
+  discarded?: (chunk: Buffer) => void;
 }
 
 let nextPipeId = 1;
@@ -76,6 +82,7 @@ export class Pipe {
   #notifying = false;
   #dirty = false;
   #account: ((delta: number) => void) | undefined;
+  #discarded: ((chunk: Buffer) => void) | undefined;
   /** Set by the registry: called once both ends are settled and nothing is left to do. */
   onDetached: ((pipe: Pipe, side: "reader" | "writer") => void) | undefined;
 
@@ -83,6 +90,7 @@ export class Pipe {
     this.name = name;
     this.budget = options.budget;
     this.#account = options.account;
+    this.#discarded = options.discarded;
   }
 
   get reader(): PipeEnd | null {
@@ -211,12 +219,16 @@ export class Pipe {
    * any copy: the frame itself when it can be built in place, else a
    * 7-octet header followed by views of the queued chunks (a READ inside a
    * chunk, or across several). For a transport that writes gathered frames.
+   *
+   * `finished`, when given, gets every queued chunk this take finished: all
+   * of its bytes are now in these pieces or in earlier ones taken for the
+   * same reader, so it is free once these pieces are written.
    */
-  takeReadOkParts(n: number): Buffer[] {
+  takeReadOkParts(n: number, finished?: Buffer[]): Buffer[] {
     const want = n < this.#queued ? n : this.#queued;
     const head = this.#q[this.#head];
     const inPlace = head !== undefined && head.headroom && want > 0 && head.buf.length >= want;
-    const views = this.#takeViews(want);
+    const views = this.#takeViews(want, finished);
     if (inPlace) {
       const chunk = views[0]!;
       const frame = Buffer.from(chunk.buffer, chunk.byteOffset - CHUNK_DATA_OFFSET, CHUNK_DATA_OFFSET + want);
@@ -229,7 +241,7 @@ export class Pipe {
   }
 
   /** Takes `want` (at most `queued`) bytes off the queue as views of the queued chunks. */
-  #takeViews(want: number): Buffer[] {
+  #takeViews(want: number, finished?: Buffer[]): Buffer[] {
     const views: Buffer[] = [];
     let left = want;
     while (left > 0) {
@@ -241,7 +253,10 @@ export class Pipe {
       e.headroom = false;
       e.off += k;
       left -= k;
-      if (e.off === e.buf.length) this.#shift();
+      if (e.off === e.buf.length) {
+        finished?.push(e.buf);
+        this.#shift();
+      }
     }
     this.#queued -= want;
     this.#account?.(-want);
@@ -263,6 +278,13 @@ export class Pipe {
 
   #drop(): void {
     if (this.#queued > 0) this.#account?.(-this.#queued);
+    const discarded = this.#discarded;
+    if (discarded !== undefined) {
+      for (let i = this.#head; i < this.#q.length; i++) {
+        const e = this.#q[i]!;
+        if (e.off === 0) discarded(e.buf);
+      }
+    }
     this.#q = [];
     this.#head = 0;
     this.#queued = 0;

@@ -25,6 +25,8 @@ export interface DirectRouterOptions {
    * every connection gets an id made here (ZPIPES needs no other).
    */
   peerIdentities?: boolean;
+  /** Read into the process's recycled slabs (see ZmtpConnectionOptions.recycleSlabs). */
+  recycleSlabs?: boolean;
 }
 
 const ID_MARK = 0xd1;
@@ -115,7 +117,13 @@ export class DirectRouter {
     let identity: Buffer | null = null;
     const conn: ZmtpConnection = new ZmtpConnection(
       socket,
-      { socketType: "ROUTER", maxMessageSize: this.#options.maxMessageSize, handshakeTimeout: this.#options.handshakeTimeout, peerAddress },
+      {
+        socketType: "ROUTER",
+        maxMessageSize: this.#options.maxMessageSize,
+        handshakeTimeout: this.#options.handshakeTimeout,
+        peerAddress,
+        ...(this.#options.recycleSlabs === true ? { recycleSlabs: true } : {}),
+      },
       {
         ready: (peer) => {
           let id: Buffer;
@@ -147,15 +155,19 @@ export class DirectRouter {
     this.#all.add(conn);
   }
 
-  /** Sends a one-frame message to `identity` (its body: `parts` concatenated); dropped if that peer is gone. */
-  send(identity: Buffer, parts: readonly Uint8Array[]): void {
+  /**
+   * Sends a one-frame message to `identity` (its body: `parts` concatenated);
+   * dropped if that peer is gone. `onWritten` as for ZmtpConnection.send
+   * (never called when the message is dropped).
+   */
+  send(identity: Buffer, parts: readonly Uint8Array[], onWritten?: () => void): void {
     const conn = this.#peers.get(identity.toString("latin1"));
     if (conn === undefined) return;
     if (conn.backlog > this.#options.maxBacklog) {
       conn.destroy(new VtxError("ZPIPES_PEER_NOT_READING", `peer does not read: more than ${this.#options.maxBacklog} bytes of replies unread`));
       return;
     }
-    conn.send(parts);
+    conn.send(parts, onWritten);
   }
 
   /** Stops listening and closes every connection (what was sent is still written). */

@@ -2,6 +2,7 @@ import type * as net from "node:net";
 import { ZmtpEngine, type ZmtpPeer } from "@vtx/runtime/zmtp/engine";
 import type { ZmtpSocketType } from "@vtx/runtime/zmtp/socket-type";
 import { readIntoSlabs, VIEW_MIN_BYTES } from "@vtx/runtime/stream/slab-reader";
+import { SlabPool } from "@vtx/runtime/stream/slab-pool";
 import { endStream, GatherWriter, streamError } from "@vtx/runtime/stream/stream-io";
 import { VtxError } from "../errors.js";
 
@@ -18,6 +19,18 @@ const BATCH_BYTES = 64 * 1024;
  */
 const SLAB_BYTES = 1024 * 1024;
 
+/**
+ * Read slabs for connections whose owner hands chunks back once written
+ * (the broker's, see {@link ZmtpConnectionOptions.recycleSlabs}), shared by
+ * every such connection of the process. 32 free slabs (32 MiB) cover eight
+ * pipes' default budgets.
+ */
+let sharedPool: SlabPool | undefined;
+export function brokerSlabPool(): SlabPool {
+  sharedPool ??= new SlabPool(SLAB_BYTES, 32);
+  return sharedPool;
+}
+
 export interface ZmtpConnectionOptions {
   socketType: ZmtpSocketType;
   /** Incoming messages larger than this close the connection (ZMTP_MESSAGE_TOO_LARGE). */
@@ -27,11 +40,21 @@ export interface ZmtpConnectionOptions {
   peerAddress: string;
   /** Our routing id, announced as Identity (a ZRE DEALER's %x01 + UUID). */
   identity?: Uint8Array;
+  /**
+   * Read into slabs of {@link brokerSlabPool}: every frame delivered as a
+   * view of a slab is counted there, and the slab is read into again once
+   * each such frame was handed back with `pool.release(frame)` (for
+   * instance from the `onWritten` callback of {@link ZmtpConnection.send}).
+   * A frame never handed back keeps its slab out of the pool: safe, only
+   * not reused. For owners that pass chunks through (the broker), not for
+   * ones that give them to an application.
+   */
+  recycleSlabs?: boolean;
 }
 
 export interface ZmtpConnectionEvents {
   ready(peer: ZmtpPeer): void;
-  /** One message; frames of 32 KiB and more are views of a read slab. */
+  /** One message; frames of 32 KiB and more are views of a read slab (counted in the pool with `recycleSlabs`). */
   message(frames: Buffer[]): void;
   /** The connection is over; `error` undefined for an orderly close. Fires once. */
   closed(error: VtxError | undefined): void;
@@ -54,6 +77,8 @@ export class ZmtpConnection {
   readonly #out: GatherWriter;
   #flushQueued = false;
   #closed = false;
+  /** The write-completion callback for the frame being encoded (see {@link send}). */
+  #onWritten: (() => void) | undefined = undefined;
   /**
    * Resolves when the socket is closed: after {@link close}, once what was
    * written has been handed to the kernel, which delivers it even after the
@@ -71,7 +96,18 @@ export class ZmtpConnection {
       this.#engine.push(chunk);
       return true;
     };
-    const slabs = readIntoSlabs(socket, onChunk, SLAB_BYTES, (slab) => this.#engine.carryPartialFrame(slab));
+    const pool = options.recycleSlabs === true ? brokerSlabPool() : undefined;
+    const source =
+      pool === undefined
+        ? undefined
+        : {
+            take: () => pool.take(),
+            // A slab the decoder still holds a view of is left to the GC.
+            retire: (slab: Buffer) => {
+              if (!this.#engine.refersTo(slab.buffer)) pool.retire(slab);
+            },
+          };
+    const slabs = readIntoSlabs(socket, onChunk, SLAB_BYTES, (slab) => this.#engine.carryPartialFrame(slab), source);
     this.#engine = new ZmtpEngine(
       {
         socketType: options.socketType,
@@ -84,13 +120,23 @@ export class ZmtpConnection {
       {
         // Big frames are gathered into one writev until the end of the tick.
         send: (bytes) => this.#out.write(bytes),
-        sendv: (chunks) => this.#out.writev(chunks),
+        sendv: (chunks) => {
+          const done = this.#onWritten;
+          this.#onWritten = undefined;
+          this.#out.writev(chunks, done);
+        },
         ready: (peer) => {
           if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
           this.#handshakeTimer = null;
           this.#events.ready(peer);
         },
-        message: (frames) => this.#events.message(frames),
+        message:
+          pool === undefined
+            ? (frames) => this.#events.message(frames)
+            : (frames) => {
+                for (let i = 0; i < frames.length; i++) pool.retain(frames[i]!);
+                this.#events.message(frames);
+              },
         error: (err) => this.close(err),
       },
     );
@@ -128,10 +174,25 @@ export class ZmtpConnection {
    * Sends a one-frame message whose body is `parts` concatenated (big parts
    * by reference: they must not change until the peer has them). Written
    * at the end of the current tick, together with whatever else was sent.
+   * `onWritten`, when given, is called once `parts` are no longer needed
+   * (written to the kernel, copied, or dropped with a destroyed socket);
+   * never if the connection is closed first.
    */
-  send(parts: readonly Uint8Array[]): void {
+  send(parts: readonly Uint8Array[], onWritten?: () => void): void {
     if (this.#closed) return;
-    this.#engine.sendFrameParts(parts);
+    if (onWritten === undefined) this.#engine.sendFrameParts(parts);
+    else {
+      this.#onWritten = onWritten;
+      try {
+        this.#engine.sendFrameParts(parts);
+      } finally {
+        // Still here: not handed to the sink by reference (the engine
+        // copied the parts) or not sent at all (it threw).
+        const unused = this.#onWritten;
+        this.#onWritten = undefined;
+        unused?.();
+      }
+    }
     this.#queueFlush();
   }
 
