@@ -6,7 +6,12 @@
  * loopback. Reuses zpipes-bench.mjs's verified `transfer` (the reader checks
  * every byte). Medians of --runs (default 5: runs here spread by ±20 %); MB = 10^6 bytes.
  *
- *   pnpm build && node packages/zpipes/bench/cluster-bench.mjs [--mib 256] [--runs 5] [--window 8] [--read-size 65536] [--cluster-window 8m]
+ *   pnpm build && node packages/zpipes/bench/cluster-bench.mjs [--mib 256] [--runs 5] [--window 8] [--read-size 65536] [--cluster-window 8m] [--warm-mib 1024]
+ *
+ * Rows: a fresh pair per run (its first transfer, then the same pair's
+ * second), and one warm pair measured --runs times after it carried
+ * --warm-mib (default 1 GiB), as brokers in service are: a zbroker's CPU per
+ * transfer keeps falling over its first ~1 GiB while V8 optimizes it.
  *
  * Anchor: the C original did 139.5 MB/s through two brokers over Zyre on this
  * machine class. Bar: ≥ 400 MB/s.
@@ -63,8 +68,10 @@ export async function main(argv = process.argv.slice(2)) {
       window: { type: "string" },
       "read-size": { type: "string" },
       "cluster-window": { type: "string" },
+      "warm-mib": { type: "string" },
     },
   });
+  const warmBytes = Number(values["warm-mib"] ?? 1024) * 2 ** 20;
   const bytes = Number(values.mib ?? 256) * 2 ** 20;
   const chunk = Number(values.chunk ?? 65536);
   const runs = Math.max(1, Number(values.runs ?? 5));
@@ -94,15 +101,32 @@ export async function main(argv = process.argv.slice(2)) {
       await pair.stop();
     }
   }
+  // One pair in service: warmBytes carried, then `runs` transfers measured.
+  const steady = [];
+  {
+    const pair = await startClusterPair(`cbench-${process.pid}-steady`, extra);
+    try {
+      await transfer({ writerEndpoint: pair.a.endpoint, readerEndpoint: pair.b.endpoint, bytes: 2 ** 20, chunk, window });
+      for (let left = warmBytes; left > 0; left -= bytes) {
+        await transfer({ writerEndpoint: pair.a.endpoint, readerEndpoint: pair.b.endpoint, bytes: Math.min(bytes, left), chunk, window, readSize });
+      }
+      for (let run = 0; run < runs; run++) {
+        steady.push((await transfer({ writerEndpoint: pair.a.endpoint, readerEndpoint: pair.b.endpoint, bytes, chunk, window, readSize })).mbps);
+      }
+    } finally {
+      await pair.stop();
+    }
+  }
   const m = median(results);
   const fmt = (x) => x.toFixed(1);
   console.log(`zpipes cluster bench: ${bytes / 2 ** 20} MiB in ${chunk / 1024} KiB chunks, writer on broker A, reader on broker B (ZRE gossip, loopback), ${runs} runs (median), window ${window}, READ size ${readSize / 1024} KiB`);
   console.log(`  two brokers         ${fmt(m)} MB/s   runs: ${results.map(fmt).join(", ")}`);
   console.log(`  same pair, again    ${fmt(median(warm))} MB/s   runs: ${warm.map(fmt).join(", ")}   (warm brokers: their second transfer)`);
+  console.log(`  warm pair           ${fmt(median(steady))} MB/s   runs: ${steady.map(fmt).join(", ")}   (one pair, after it carried ${warmBytes / 2 ** 20} MiB)`);
   console.log(`  ratio to C original (139.5 MB/s): ${(m / 139.5).toFixed(2)}x`);
   console.log(`  broker CPU ms per transfer (user+sys, A / B): ${cpu.join(", ")}`);
-  console.log(`  bar ≥ 400 MB/s: ${m >= 400 ? "met" : "NOT met"}`);
-  return { twoBrokers: m, runs: results, warmPair: median(warm), warmRuns: warm };
+  console.log(`  bar ≥ 400 MB/s: fresh pair ${m >= 400 ? "met" : "NOT met"}, warm pair ${median(steady) >= 400 ? "met" : "NOT met"}`);
+  return { twoBrokers: m, runs: results, warmPair: median(warm), warmRuns: warm, steadyPair: median(steady), steadyRuns: steady };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
