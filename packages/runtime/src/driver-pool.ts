@@ -1,6 +1,7 @@
 import { Piscina } from "piscina";
 import type { DriverTask } from "./driver-host.js";
 import { exitWords, quiesceWorkers } from "./exit-quiesce.js";
+import { primeMallocForStreaming } from "./malloc-tuning.js";
 
 /**
  * The worker pool that hosts drivers. One pool per size is shared by every
@@ -14,6 +15,12 @@ const pools = new Map<number, Piscina<DriverTask, void>>();
 export function driverPool(size: number): Piscina<DriverTask, void> {
   let pool = pools.get(size);
   if (pool) return pool;
+  // Streaming big messages allocates slabs that die in bulk at each GC; with
+  // glibc's default thresholds that memory went back to the kernel and was
+  // faulted in again (tls 64 KiB: 59–109 K page faults per 20,000 messages
+  // against 34–43 K primed, and 10–14 % more throughput in 5 of 5 pairs;
+  // docs/benchmarks.md, session 8). VTX_NO_MALLOC_PRIMING=1 turns it off.
+  void primeMallocForStreaming();
   pool = new Piscina<DriverTask, void>({
     filename: new URL("./driver-host.js", import.meta.url).href,
     minThreads: size,

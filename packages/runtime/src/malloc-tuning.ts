@@ -2,12 +2,23 @@ import { Worker } from "node:worker_threads";
 
 /**
  * Bytes of the block freed to prime glibc: above any threshold glibc has
- * set by itself so far, and at most its DEFAULT_MMAP_THRESHOLD_MAX (32 MiB
- * on 64-bit), the largest value its dynamic threshold takes.
+ * set by itself so far, and just under its DEFAULT_MMAP_THRESHOLD_MAX (32
+ * MiB on 64-bit), the largest value its dynamic threshold takes. glibc
+ * compares the freed chunk (the request, its header, rounded up to a page)
+ * with that maximum, so a block of exactly 32 MiB changes nothing; 64 KiB
+ * less sets the thresholds to ~32 and ~64 MiB. (16 MiB, used before
+ * session 8, set 16 and 32. Static thresholds on the tls bench, 20,000 ×
+ * 64 KiB, one run each in turn: trim at 32 MiB 379 and 444 MB/s, at 64 MiB
+ * 433–493, at 128 MiB 432–472, glibc's defaults 356–446.)
  */
-const PRIME_BYTES = 16 * 1024 * 1024;
+const PRIME_BYTES = 32 * 1024 * 1024 - 64 * 1024;
 
 let primed: Promise<boolean> | null = null;
+
+/** The priming started in this process (see {@link primeMallocForStreaming}), or null if none has. */
+export function mallocPriming(): Promise<boolean> | null {
+  return primed;
+}
 
 /**
  * Makes glibc keep the memory of big buffers for reuse instead of handing
@@ -24,13 +35,17 @@ let primed: Promise<boolean> | null = null;
  *
  * How: glibc raises both thresholds by itself (mmap threshold to the size
  * of a freed mmapped block, trim threshold to twice that) the first time
- * such a block is freed. This allocates and frees one 16 MiB block in a
- * short-lived worker thread (a worker's heap is torn down, and its buffers
- * freed, when it exits), which sets them to 16 and 32 MiB for the whole
- * process, as `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=…` would at
- * start. Process-wide and once; resolves true when done (false where it
- * does not apply: not Linux). The cost: up to ~32 MiB of freed memory stays
- * with the process. Harmless elsewhere (another libc just frees the block).
+ * such a block is freed. This allocates and frees one block of just under
+ * 32 MiB in a short-lived worker thread (a worker's heap is torn down, and
+ * its buffers freed, when it exits), which sets them to ~32 and ~64 MiB for
+ * the whole process, much as `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=…`
+ * would at start. Process-wide and once; resolves true when done (false
+ * where it does not apply: not Linux, or VTX_NO_MALLOC_PRIMING=1). The
+ * cost: up to ~64 MiB of freed memory stays with the process. Harmless
+ * elsewhere (another libc just frees the block).
+ *
+ * The driver pool starts it when it is created (driver-pool.ts), so every
+ * process that runs vtx drivers is primed; zbroker and zpipe call it too.
  */
 export function primeMallocForStreaming(): Promise<boolean> {
   if (primed !== null) return primed;
@@ -65,8 +80,9 @@ export function primeMallocForStreaming(): Promise<boolean> {
  *   threads' arenas (a driver's worker thread, libzmq's I/O threads) are
  *   heaps glibc maps without asking for huge pages, and deletes whole when
  *   they empty out.
- * - `mmap_threshold=16 MiB`, `trim_threshold=32 MiB`: what
- *   {@link primeMallocForStreaming} sets from inside a running process.
+ * - `mmap_threshold=16 MiB`, `trim_threshold=32 MiB`: about what
+ *   {@link primeMallocForStreaming} sets from inside a running process
+ *   (it reaches ~32 and ~64 MiB).
  *
  * Measured with the zpipes bench (one broker, 256 MiB in 64 KiB chunks,
  * every process tuned): the reader's page faults fell from ~9.7 K to a few

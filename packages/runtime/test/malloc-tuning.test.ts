@@ -10,6 +10,23 @@ import { describe, expect, it } from "vitest";
 import { primeMallocForStreaming, STREAMING_GLIBC_TUNABLES, withStreamingMalloc } from "../src/malloc-tuning.js";
 
 const MODULE = fileURLToPath(new URL("../dist/malloc-tuning.js", import.meta.url));
+const POOL_MODULE = fileURLToPath(new URL("../dist/driver-pool.js", import.meta.url));
+
+/** In a fresh process: whether priming had started before the driver pool existed, and how it ended after. */
+function primingAroundPool(env: NodeJS.ProcessEnv): { before: boolean; after: boolean | null } {
+  const script = `
+const { mallocPriming } = await import(${JSON.stringify(MODULE)});
+const { driverPool } = await import(${JSON.stringify(POOL_MODULE)});
+const before = mallocPriming() !== null;
+driverPool(1);
+const p = mallocPriming();
+const after = p === null ? null : await p;
+process.stdout.write(JSON.stringify({ before, after }));
+process.exit(0);
+`;
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000, env: { ...process.env, ...env } });
+  return JSON.parse(out) as { before: boolean; after: boolean | null };
+}
 
 const CHURN = `
 if (process.argv[1] === "prime") {
@@ -17,7 +34,7 @@ if (process.argv[1] === "prime") {
   if (!(await primeMallocForStreaming())) throw new Error("priming did not run");
 } else {
   // The control starts and ends a worker thread too, with a small buffer:
-  // what counts is the freed 16 MiB block, not the thread.
+  // what counts is the freed ~32 MiB block, not the thread.
   const { Worker } = await import("node:worker_threads");
   await new Promise((resolve) => new Worker("new Uint8Array(new ArrayBuffer(1024))[0] = 1;", { eval: true }).once("exit", resolve));
 }
@@ -68,6 +85,11 @@ describe.runIf(process.platform === "linux")("primeMallocForStreaming", () => {
     // thresholds alone, where the kernel grants no huge pages, give 20.5 K.
     expect(control).toBeGreaterThan(20_000);
     expect(tuned).toBeLessThan(control * 0.7);
+  });
+
+  it("a process primes glibc when it creates its driver pool, unless VTX_NO_MALLOC_PRIMING=1", () => {
+    expect(primingAroundPool({ VTX_NO_MALLOC_PRIMING: "" })).toEqual({ before: false, after: true });
+    expect(primingAroundPool({ VTX_NO_MALLOC_PRIMING: "1" })).toEqual({ before: false, after: false });
   });
 
   it("withStreamingMalloc sets GLIBC_TUNABLES for a child unless the caller set it or opted out", () => {
