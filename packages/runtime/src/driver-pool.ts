@@ -17,9 +17,10 @@ export function driverPool(size: number): Piscina<DriverTask, void> {
   if (pool) return pool;
   // Streaming big messages allocates slabs that die in bulk at each GC; with
   // glibc's default thresholds that memory went back to the kernel and was
-  // faulted in again (tls 64 KiB: 59–109 K page faults per 20,000 messages
-  // against 34–43 K primed, and 10–14 % more throughput in 5 of 5 pairs;
-  // docs/benchmarks.md, session 8). VTX_NO_MALLOC_PRIMING=1 turns it off.
+  // faulted in again (tls 64 KiB, five alternating pairs: 59–109 K page
+  // faults per 20,000 messages against 34–43 K primed, and +10 to +49 %
+  // throughput, median +12 %; docs/benchmarks.md, session 8).
+  // VTX_NO_MALLOC_PRIMING=1 turns it off.
   void primeMallocForStreaming();
   pool = new Piscina<DriverTask, void>({
     filename: new URL("./driver-host.js", import.meta.url).href,

@@ -9,7 +9,7 @@ import { Worker } from "node:worker_threads";
  * less sets the thresholds to ~32 and ~64 MiB. (16 MiB, used before
  * session 8, set 16 and 32. Static thresholds on the tls bench, 20,000 ×
  * 64 KiB, one run each in turn: trim at 32 MiB 379 and 444 MB/s, at 64 MiB
- * 433–493, at 128 MiB 432–472, glibc's defaults 356–446.)
+ * 433–493, at 128 MiB 432–472, glibc's defaults 349–446.)
  */
 const PRIME_BYTES = 32 * 1024 * 1024 - 64 * 1024;
 

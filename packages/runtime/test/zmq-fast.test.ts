@@ -118,9 +118,9 @@ describe("readBursts", () => {
       // Same tick: the query processes the pipe's activation before the poller sees it.
       expect(pull.readable).toBe(true);
       if (blockMs < 0) {
-        const t0 = performance.now();
+        // Nothing to await: the point is that nothing arrives within 500 ms.
         await new Promise<void>((r) => setTimeout(r, 500));
-        expect({ got, waitedMs: Math.round(performance.now() - t0) >= 400 }).toEqual({ got: [], waitedMs: true });
+        expect(got).toEqual([]);
       } else {
         const t0 = performance.now();
         await within(first, 3000, "the message after the swallowed wake-up");

@@ -50,7 +50,7 @@ export class SlabPool {
     this.#maxFree = maxFree;
   }
 
-  /** A slab to read into, counted once for the reader (see {@link retire}). */
+  /** A slab to read into, counted once for the reader, who releases it when done filling it. */
   take(): Buffer {
     let slab = this.#free.pop();
     if (slab === undefined) {
@@ -61,11 +61,6 @@ export class SlabPool {
     }
     this.#state.set(slab.buffer, { refs: 1, slab });
     return slab;
-  }
-
-  /** The reader is done filling `slab` and keeps no view of it. */
-  retire(slab: Buffer): void {
-    this.release(slab);
   }
 
   /** True when `view` lies in a slab of this pool that is still counted. */
@@ -82,7 +77,7 @@ export class SlabPool {
   }
 
   /**
-   * A holder counted by {@link retain} (or the reader, see {@link retire})
+   * A holder counted by {@link retain} (or the reader, see {@link take})
    * is done with `view`'s slab: its bytes may be overwritten once every
    * holder is. Once per holder; a no-op for memory not from this pool.
    */

@@ -21,18 +21,15 @@ export class GatherWriter {
     this.#stream = stream;
   }
 
-  /**
-   * `done`, when given, is called once the stream no longer needs the bytes
-   * (written to the kernel, or dropped by a destroyed stream); never when the
-   * stream was no longer writable.
-   */
-  write(bytes: Buffer, done?: () => void): void {
-    if (!this.#stream.writable) return;
-    if (done === undefined) this.#stream.write(bytes);
-    else this.#stream.write(bytes, done);
+  write(bytes: Buffer): void {
+    if (this.#stream.writable) this.#stream.write(bytes);
   }
 
-  /** Gathered until {@link flush}; `done` as for {@link write}, for all of `chunks`. */
+  /**
+   * Gathered until {@link flush}. `done`, when given, is called once the
+   * stream no longer needs `chunks` (written to the kernel, or dropped by a
+   * destroyed stream); never when the stream was no longer writable.
+   */
   writev(chunks: Buffer[], done?: () => void): void {
     const s = this.#stream;
     if (!s.writable) return;

@@ -144,8 +144,13 @@ export interface ZmtpPeer {
 export interface ZmtpEngineSink {
   /** Write these bytes to the transport, in order. */
   send(bytes: Buffer): void;
-  /** Optional gather write for messages with big bodies (`socket.cork(); write...; uncork()`). */
-  sendv?(chunks: Buffer[]): void;
+  /**
+   * Optional gather write for messages with big bodies (`socket.cork();
+   * write...; uncork()`). `written`, when given, is to be called once the
+   * transport no longer needs `chunks` (a sink that does not report it never
+   * calls it; see {@link ZmtpEngine.sendFrameParts}).
+   */
+  sendv?(chunks: Buffer[], written?: () => void): void;
   /** The handshake completed; messages may be sent from now on. */
   ready(peer: ZmtpPeer): void;
   /** One message; frames may alias the chunk they arrived in (do not reuse pushed chunks). */
@@ -336,7 +341,7 @@ export class ZmtpEngine {
    * or while busy, it says true.
    */
   refersTo(buffer: ArrayBufferLike): boolean {
-    if (this.#busy || this.#queue.length > 0) return true;
+    if (this.#busy) return true;
     if (this.#state !== S_READY && this.#state !== S_HANDSHAKE && this.#state !== S_CLOSED) return true;
     return this.#decoder.refersTo(buffer);
   }
@@ -404,17 +409,21 @@ export class ZmtpEngine {
    * (a protocol header, a payload, a trailer), without building that body:
    * with a `sendv` sink and a total of at least `copyThreshold`, big parts
    * go out by reference. Same bytes on the wire as `sendMessage([concat])`.
+   * `written`, when given, is called once `parts` may change: at once when
+   * they were copied, else when the sink reports the gather write done.
    */
-  sendFrameParts(parts: readonly Uint8Array[]): void {
+  sendFrameParts(parts: readonly Uint8Array[], written?: () => void): void {
     if (this.#state !== S_READY) throw this.#notReady();
     let total = 0;
     for (let i = 0; i < parts.length; i++) total += parts[i]!.length;
     if (this.#framing === undefined && this.#hasSendv && total >= this.#copyThreshold) {
       if (this.#batchLength > 0) this.flush();
-      this.#sink.sendv!(encodeFrameChunks(parts, this.#copyThreshold));
+      this.#sink.sendv!(encodeFrameChunks(parts, this.#copyThreshold), written);
       return;
     }
     this.sendMessage([parts.length === 1 ? parts[0]! : Buffer.concat(parts, total)]);
+    // Below the threshold (or encrypted) sendMessage encodes into a buffer of its own.
+    written?.();
   }
 
   /**

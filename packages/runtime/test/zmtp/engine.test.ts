@@ -303,6 +303,26 @@ describe("ZMTP engine, NULL mechanism", () => {
     expect(Buffer.concat(gathered[0]!)).toEqual(encodeMessage([Buffer.from("head"), big]));
     expect(r.sent.at(-1)).toEqual(encodeMessage([Buffer.from("small")]));
   });
+
+  it("sendFrameParts hands `written` to sendv with parts by reference, and calls it at once when it copied them", () => {
+    const r = new Recorder();
+    const gathered: { chunks: Buffer[]; written: (() => void) | undefined }[] = [];
+    const sink = Object.assign(r, { sendv: (chunks: Buffer[], written?: () => void) => gathered.push({ chunks, written }) });
+    const e = new ZmtpEngine({ socketType: "PUSH", copyThreshold: 1024 }, sink);
+    e.push(rawNullPeer("PULL"));
+    const calls: string[] = [];
+    e.sendFrameParts([Buffer.from("head"), Buffer.from("tail")], () => calls.push("small"));
+    // Copied into the engine's batch: free before sendFrameParts returns.
+    expect(calls).toEqual(["small"]);
+    const big = Buffer.alloc(4096, 2);
+    const bigWritten = (): number => calls.push("big");
+    e.sendFrameParts([Buffer.from("head"), big], bigWritten);
+    // By reference: the sink reports when it is done with them, not the engine.
+    expect(calls).toEqual(["small"]);
+    expect(gathered).toHaveLength(1);
+    expect(gathered[0]!.chunks).toContain(big);
+    expect(gathered[0]!.written).toBe(bigWritten);
+  });
 });
 
 describe("ZMTP engine, hostile input", () => {

@@ -225,7 +225,7 @@ describe("frame decoder views", () => {
               const old = slab;
               slab = take();
               used = decoder.carrySpan(slab);
-              if (!decoder.refersTo(old.buffer)) pool.retire(old);
+              if (!decoder.refersTo(old.buffer)) pool.release(old);
             }
             const n = Math.min(reads[r % reads.length]!, slab.length - used, wire.length - at);
             wire.copy(slab, used, at, at + n);

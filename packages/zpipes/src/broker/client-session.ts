@@ -395,8 +395,8 @@ export class ClientSession implements PipeEnd, ClientHooks {
   #replyReadOk(pipe: Pipe, n: number): void {
     const finished: Buffer[] = [];
     const parts = pipe.takeReadOkParts(n, finished);
-    // Held: copied, so the chunks are not needed any more (not recycled either: rare).
-    if (this.#held !== null) this.#held.push(Buffer.concat(parts));
+    // Held (rare): not handed back, so never recycled while the reply waits.
+    if (this.#held !== null) this.#held.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
     else this.#host.sendParts(this.identity, parts, finished);
   }
 

@@ -77,8 +77,6 @@ export class ZmtpConnection {
   readonly #out: GatherWriter;
   #flushQueued = false;
   #closed = false;
-  /** The write-completion callback for the frame being encoded (see {@link send}). */
-  #onWritten: (() => void) | undefined = undefined;
   /**
    * Resolves when the socket is closed: after {@link close}, once what was
    * written has been handed to the kernel, which delivers it even after the
@@ -104,7 +102,7 @@ export class ZmtpConnection {
             take: () => pool.take(),
             // A slab the decoder still holds a view of is left to the GC.
             retire: (slab: Buffer) => {
-              if (!this.#engine.refersTo(slab.buffer)) pool.retire(slab);
+              if (!this.#engine.refersTo(slab.buffer)) pool.release(slab);
             },
           };
     const slabs = readIntoSlabs(socket, onChunk, SLAB_BYTES, (slab) => this.#engine.carryPartialFrame(slab), source);
@@ -120,11 +118,7 @@ export class ZmtpConnection {
       {
         // Big frames are gathered into one writev until the end of the tick.
         send: (bytes) => this.#out.write(bytes),
-        sendv: (chunks) => {
-          const done = this.#onWritten;
-          this.#onWritten = undefined;
-          this.#out.writev(chunks, done);
-        },
+        sendv: (chunks, written) => this.#out.writev(chunks, written),
         ready: (peer) => {
           if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
           this.#handshakeTimer = null;
@@ -180,19 +174,7 @@ export class ZmtpConnection {
    */
   send(parts: readonly Uint8Array[], onWritten?: () => void): void {
     if (this.#closed) return;
-    if (onWritten === undefined) this.#engine.sendFrameParts(parts);
-    else {
-      this.#onWritten = onWritten;
-      try {
-        this.#engine.sendFrameParts(parts);
-      } finally {
-        // Still here: not handed to the sink by reference (the engine
-        // copied the parts) or not sent at all (it threw).
-        const unused = this.#onWritten;
-        this.#onWritten = undefined;
-        unused?.();
-      }
-    }
+    this.#engine.sendFrameParts(parts, onWritten);
     this.#queueFlush();
   }
 
